@@ -1,0 +1,48 @@
+/*
+ * server.h — the server context: configuration and the state of every
+ * module, passed explicitly to everything (no globals for server state).
+ */
+#ifndef HTTP_SERVER_H
+#define HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "oast/error.h"
+
+struct meta;
+struct MHD_Daemon;
+
+struct server_config {
+  char *home;               /* data home (owned) */
+  char *listen_host;        /* owned */
+  int port;
+  int threads;              /* HTTP thread pool size */
+  size_t max_json_body;     /* cap of buffered bodies */
+  uint64_t max_upload;      /* cap of one streamed upload */
+  int64_t login_ttl_s;      /* login token lifetime */
+  char *executor;           /* "local" | "slurm" (owned) */
+};
+
+struct server {
+  struct server_config cfg;
+  struct meta *meta;
+  char *fs_root;            /* <home>/fs/Projects (owned) */
+  char *tmp_dir;            /* <home>/tmp (owned) */
+  struct MHD_Daemon *mhd;
+  volatile int stopping;
+};
+
+/* `oast server ...`: parses flags, runs until SIGTERM/SIGINT. Exit status. */
+int server_main(int argc, char **argv);
+
+/* Opens the home (dirs, database, first admin); for tests too. */
+int server_init(struct server *s, oast_err *e);
+void server_release(struct server *s);
+void server_config_defaults(struct server_config *c);
+void server_config_release(struct server_config *c);
+
+/* The project's directory on disk: <fs_root>/<name>; caller frees. */
+char *server_project_dir(struct server *s, const char *project);
+
+#endif
