@@ -76,7 +76,7 @@ struct req {
   void (*state_free)(void *);
   char audit_target[512];             /* what the audit line names; defaults to the path */
   int status;                         /* final HTTP status, for the audit */
-  bool answered;                      /* a response is queued */
+  oast_err pending_error;             /* a refusal found mid-body, answered at its end */
   bool denied;                        /* refused by authz: audited as "denied" */
 };
 

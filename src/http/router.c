@@ -131,7 +131,7 @@ bad:
   return -1;
 }
 
-static void free_params(struct req *r) {
+void router_free_params(struct req *r) {
   for (int k = 0; k < r->nparams; k++) {
     free(r->param_names[k]);
     free(r->param_vals[k]);
@@ -140,7 +140,7 @@ static void free_params(struct req *r) {
 }
 
 /* Finds the route; 0, or an error (404 unknown path, 405 wrong method, 400 bad escape). */
-static int find_route(struct req *r, const char *url, const char *method, oast_err *e) {
+int router_find(struct req *r, const char *url, const char *method, oast_err *e) {
   struct seg segs[72];
   int nseg = split_raw(url, segs, 72);
   if (nseg < 0) return oast_err_set(e, OAST_ENOT_FOUND, "no such route");
@@ -155,7 +155,7 @@ static int find_route(struct req *r, const char *url, const char *method, oast_e
         return 0;
       }
       path_matched = true;
-      free_params(r);
+      router_free_params(r);
     }
   }
   if (path_matched) return oast_err_set(e, OAST_EMETHOD, "method %s is not allowed on %s", method, url);
@@ -186,7 +186,7 @@ const char *req_query(struct req *r, const char *name) {
 
 static void req_free(struct req *r) {
   if (!r) return;
-  free_params(r);
+  router_free_params(r);
   for (int i = 0; i < r->nquery; i++) free(r->query_cache[i]);
   buf_release(&r->body);
   if (r->upload_open) fs_tmp_discard(&r->upload);
@@ -261,7 +261,6 @@ static void audit_req(struct req *r, int status, bool failed) {
 }
 
 static enum MHD_Result finish(struct req *r, struct resp *w, oast_err *e, int rc) {
-  r->answered = true;
   if (rc) error_resp(w, e);
   if (w->status == 0) w->status = 200;
   if (w->status >= 500) log_error("%s %s -> %d: %s", r->method, r->path, w->status, e->msg);
@@ -287,7 +286,7 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char
     size_t dn;
     r->path = url_decode(url, strlen(url), &dec, &dn) == 0 ? dec : xstrdup(url);
     buf_init(&r->body, s->cfg.max_json_body);
-    int rc = find_route(r, url, method, &e);
+    int rc = router_find(r, url, method, &e);
     if (!rc) rc = admit(r, &e);
     if (!rc) {
       const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -306,14 +305,10 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char
     }
     return MHD_YES;
   }
-  if (r->answered) {
-    /* Already refused (say, too large): the rest of the body is dropped unread. */
-    *upload_data_size = 0;
-    return MHD_YES;
-  }
   if (*upload_data_size) {
     size_t n = *upload_data_size;
     *upload_data_size = 0;
+    if (r->pending_error.code) return MHD_YES; /* refused already: the rest is read and dropped */
     int rc = 0;
     if (r->route->flags & ROUTE_STREAM) {
       if (r->upload_len + n > r->upload_max)
@@ -327,14 +322,20 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char
                         s->cfg.max_json_body);
     }
     if (rc) {
+      /* libmicrohttpd answers only once the body is consumed; remember the error until then. */
       if (r->upload_open) {
         fs_tmp_discard(&r->upload);
         r->upload_open = false;
       }
-      struct resp w = {0};
-      return finish(r, &w, &e, rc);
+      buf_release(&r->body);
+      r->pending_error = e;
     }
     return MHD_YES;
+  }
+  if (r->pending_error.code) {
+    struct resp w = {0};
+    e = r->pending_error;
+    return finish(r, &w, &e, e.code);
   }
   struct resp w = {0};
   int rc = r->route->fn(r, &w, &e);

@@ -15,6 +15,11 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char
                               void **con_cls);
 void router_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe);
 
+/* Finds the route of url and method, filling r->route and its params; 404/405/400 otherwise. */
+int router_find(struct req *r, const char *url, const char *method, oast_err *e);
+/* Releases the params router_find captured. */
+void router_free_params(struct req *r);
+
 /* Every module's table, in match order, NULL-terminated (routes.c). */
 extern const struct route *const router_tables[];
 

@@ -137,9 +137,17 @@ static void usage(FILE *f) {
           "  --executor NAME     where trials and jobs run: local (default) or slurm\n"
           "  --log FILE          append the log to FILE (default: stderr)\n"
           "  --verbose           debug logging\n"
+          "  --routes            print the route table (method, path, access, action) and exit\n"
           "  -h, --help          this help\n\n"
           "The first start creates the user \"admin\" and writes its API key to DIR/admin.key.\n"
           "Once listening, the address is printed and written to DIR/run/server.addr.\n");
+}
+
+static void print_routes(void) {
+  static const char *const access_names[] = {"open", "user", "admin", "member", "data_owner"};
+  for (const struct route *const *t = router_tables; *t; t++)
+    for (const struct route *rt = *t; rt->method; rt++)
+      printf("%-6s %-60s %-10s %s\n", rt->method, rt->pattern, access_names[rt->access], rt->action);
 }
 
 static int parse_listen(const char *v, char **host, int *port) {
@@ -174,6 +182,7 @@ int server_main(int argc, char **argv) {
       {"max-upload", required_argument, 0, 'u'}, {"login-ttl", required_argument, 0, 'T'},
       {"executor", required_argument, 0, 'x'},  {"log", required_argument, 0, 'L'},
       {"verbose", no_argument, 0, 'v'},         {"help", no_argument, 0, 'h'},
+      {"routes", no_argument, 0, 'R'},
       {0, 0, 0, 0}};
   int c, status = 1;
   const char *logpath = NULL;
@@ -227,6 +236,7 @@ int server_main(int argc, char **argv) {
       case 'L': logpath = optarg; break;
       case 'v': log_set_level(LOG_DEBUG); break;
       case 'h': usage(stdout); status = 0; goto out;
+      case 'R': print_routes(); status = 0; goto out;
       default: usage(stderr); status = 2; goto out;
     }
   }
