@@ -180,7 +180,15 @@ int auth_login(struct server *s, const char *username, const char *password, int
     if (hp) hash = xstrdup((const char *)hp);
   }
   if (st) sqlite3_reset(st);
-  bool ok = id && hash && auth_verify_password(hash, password);
+  bool ok;
+  if (hash) {
+    ok = id && auth_verify_password(hash, password);
+  } else {
+    /* Spend the same time for an unknown user, so a login does not reveal which names exist. */
+    char *dummy = NULL;
+    if (auth_hash_password(password, &dummy, NULL) == 0) free(dummy);
+    ok = false;
+  }
   free(hash);
   if (!ok) return oast_err_set(e, OAST_EUNAUTHENTICATED, "wrong username or password");
   *user_id = id;
