@@ -9,7 +9,8 @@ extern const struct route auth_routes[];
 extern const struct route project_routes[];
 extern const struct route dataset_routes[];
 extern const struct route file_routes[];
+extern const struct route fg_routes[];
 
 const struct route *const router_tables[] = {
-    system_routes, auth_routes, project_routes, dataset_routes, file_routes, NULL,
+    system_routes, auth_routes, project_routes, dataset_routes, file_routes, fg_routes, NULL,
 };
