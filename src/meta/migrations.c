@@ -64,6 +64,19 @@ const struct migration meta_migrations[] = {
      "  commit_id INTEGER, time INTEGER NOT NULL, success INTEGER NOT NULL, ingested INTEGER NOT NULL,"
      "  report TEXT NOT NULL);"
      "CREATE INDEX fg_validations_fg ON fg_validations(fg_id, id)"},
+    {"model registry, provenance",
+     "CREATE TABLE models ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  name TEXT NOT NULL, version INTEGER NOT NULL, framework TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+     "  metrics TEXT NOT NULL, input_example TEXT, model_schema TEXT, experiment_id INTEGER, trial_id INTEGER,"
+     "  training_data TEXT, source_path TEXT NOT NULL, creator TEXT NOT NULL, created INTEGER NOT NULL,"
+     "  UNIQUE(project_id, name, version));"
+     "CREATE TABLE provenance ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  src_kind TEXT NOT NULL, src TEXT NOT NULL, dst_kind TEXT NOT NULL, dst TEXT NOT NULL,"
+     "  relation TEXT NOT NULL, created INTEGER NOT NULL);"
+     "CREATE INDEX provenance_src ON provenance(project_id, src_kind, src);"
+     "CREATE INDEX provenance_dst ON provenance(project_id, dst_kind, dst)"},
 };
 
 const int meta_migrations_count = (int)(sizeof meta_migrations / sizeof meta_migrations[0]);
