@@ -39,7 +39,7 @@ int opt_direction_parse(const char *s, enum opt_direction *out, oast_err *e) {
   return 0;
 }
 
-void trial_suggestion_release(struct trial_suggestion *s) {
+void opt_suggestion_release(struct trial_suggestion *s) {
   if (!s) return;
   json_decref(s->params);
   s->params = NULL;
@@ -301,7 +301,7 @@ static bool median_says_stop(const struct optimizer *o, const struct opt_trial *
     if ((f->state != TS_FINISHED && f->state != TS_EARLY) || f->nhist < s) continue;
     double sum = 0;
     for (size_t k = 0; k < s; k++) sum += f->hist[k];
-    avgs[n++] = sum / (double)s;
+    if (isfinite(sum)) avgs[n++] = sum / (double)s;
   }
   bool stop = false;
   if (n > 0) {
@@ -322,6 +322,8 @@ int opt_report(struct optimizer *o, int trial_id, int64_t step, double metric, b
   if (!t) return OAST_ENOT_FOUND;
   if (t->state != TS_RUNNING) return oast_err_set(e, OAST_ECONFLICT, "trial %d is not running", trial_id);
   if (step < 0) return oast_err_set(e, OAST_EBAD_REQUEST, "step: must be >= 0");
+  if (t->nhist >= OPT_MAX_REPORTS)
+    return oast_err_set(e, OAST_ETOO_LARGE, "trial %d: more than %d reports", trial_id, OPT_MAX_REPORTS);
   if (t->nhist == t->caphist) {
     t->caphist = t->caphist ? 2 * t->caphist : 16;
     t->hist = xreallocarray(t->hist, t->caphist, sizeof *t->hist);

@@ -59,7 +59,10 @@
  *                           of rung k, failed ones counting as worst) that
  *                           was not yet promoted is promoted: a new trial
  *                           with the same params at rung k + 1, parent the
- *                           trial it continues. Otherwise a new random
+ *                           trial it continues (as in the paper, a
+ *                           promotion stands even if the trial later drops
+ *                           out of the top, so a rung may receive a few
+ *                           more than n_k / eta). Otherwise a new random
  *                           configuration starts at rung 0, until
  *                           num_trials configurations were sampled. Then
  *                           it waits for running trials; when none runs,
@@ -91,8 +94,9 @@
  * (max or min per direction) is strictly worse than that median. No
  * finished trial with s reports means no decision. The "step" number of a
  * report is not used for alignment, so trials that report irregular step
- * numbers are compared by report count as maggy does. "median" cannot be
- * combined with asha, which stops trials itself.
+ * numbers are compared by report count as maggy does. A finished trial
+ * whose first s reports hold a NaN or infinity is left out of the median.
+ * "median" cannot be combined with asha, which stops trials itself.
  *
  * Trial ids are 0, 1, 2, ... in the order opt_next first hands trials out;
  * the scheduler can use them as the experiment's trial numbers.
@@ -128,6 +132,7 @@
 
 #define OPT_MAX_TRIALS 10000      /* trials of one experiment (asha: configurations) */
 #define OPT_MAX_NAMES 1000        /* ablation features or components */
+#define OPT_MAX_REPORTS 100000    /* intermediate reports kept per trial */
 
 enum opt_direction { OPT_MAXIMIZE, OPT_MINIMIZE };
 
@@ -156,7 +161,7 @@ struct trial_suggestion {
 };
 
 /* Releases the params of a suggestion (safe on a zeroed one). */
-void trial_suggestion_release(struct trial_suggestion *s);
+void opt_suggestion_release(struct trial_suggestion *s);
 
 struct optimizer;
 
@@ -185,7 +190,8 @@ enum opt_next_status opt_next(struct optimizer *o, struct trial_suggestion *out)
 
 /* An intermediate result of a running trial; *stop says whether the
  * early-stopping rule stops it (and stays true for its later reports).
- * 404 for an unknown trial, 409 if it is not running, 400 for step < 0. */
+ * 404 for an unknown trial, 409 if it is not running, 400 for step < 0,
+ * 413 past OPT_MAX_REPORTS reports. */
 int opt_report(struct optimizer *o, int trial_id, int64_t step, double metric, bool *stop, oast_err *e);
 
 /* A trial ended. Accepted for running trials and for trials awaiting a

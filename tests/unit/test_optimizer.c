@@ -63,7 +63,7 @@ static int run_sequential(struct optimizer *o, double (*f)(const json_t *), json
     ASSERT_EQ(s.id, n);
     if (collect) json_array_append(collect, s.params);
     finish(o, s.id, OPT_OK, f(s.params));
-    trial_suggestion_release(&s);
+    opt_suggestion_release(&s);
     n++;
   }
   ASSERT_EQ(st, OPT_DONE);
@@ -209,7 +209,7 @@ static json_t *run_async(struct optimizer *o, double (*f)(const json_t *), int w
       ASSERT_EQ((size_t)s.id, json_array_size(all));
       json_array_append(all, s.params);
       inflight[n++] = s.id;
-      trial_suggestion_release(&s);
+      opt_suggestion_release(&s);
     }
     if (n == 0) {
       ASSERT_EQ(st, OPT_DONE);
@@ -248,6 +248,19 @@ TEST(opt_de_stays_in_bounds_and_improves_a_quadratic) {
   ASSERT(best == best_all);
   ASSERT(best < first);
   ASSERT(best < 0.005);
+  /* the optimizer's own coordinates stay clipped to the unit cube */
+  json_t *state = opt_save(x.o);
+  json_t *trials = json_object_get(state, "trials");
+  ASSERT_EQ(json_array_size(trials), 300);
+  for (size_t i = 0; i < json_array_size(trials); i++) {
+    json_t *u = json_object_get(json_array_get(trials, i), "unit");
+    ASSERT_EQ(json_array_size(u), 4);
+    for (size_t k = 0; k < 4; k++) {
+      double v = json_number_value(json_array_get(u, k));
+      ASSERT(v >= 0 && v <= 1);
+    }
+  }
+  json_decref(state);
   json_t *bp = json_array_get(all, (size_t)id);
   ASSERT_STREQ(json_string_value(json_object_get(bp, "c")), "good");
   ASSERT_EQ(num(bp, "k"), 2);
@@ -340,7 +353,7 @@ TEST(opt_asha_promotes_as_soon_as_a_rung_allows) {
   double best;
   ASSERT_EQ(opt_best(x.o, &best), 6);
   ASSERT(best == 0.97);
-  for (int i = 0; i < 7; i++) trial_suggestion_release(&t[i]);
+  for (int i = 0; i < 7; i++) opt_suggestion_release(&t[i]);
   teardown(&x);
 }
 
@@ -364,10 +377,10 @@ TEST(opt_asha_finishes_at_max_resource) {
   ASSERT_EQ(d.rung, 2);
   finish(x.o, d.id, OPT_OK, 0.05);
   expect_status(x.o, OPT_DONE);
-  trial_suggestion_release(&a);
-  trial_suggestion_release(&b);
-  trial_suggestion_release(&c);
-  trial_suggestion_release(&d);
+  opt_suggestion_release(&a);
+  opt_suggestion_release(&b);
+  opt_suggestion_release(&c);
+  opt_suggestion_release(&d);
   teardown(&x);
 }
 
@@ -419,7 +432,7 @@ TEST(opt_asha_follows_the_rule_on_synthetic_curves) {
       per_rung[s.rung]++;
       params[ntr++] = json_incref(s.params);
       inflight[n++] = s.id;
-      trial_suggestion_release(&s);
+      opt_suggestion_release(&s);
     }
     if (n == 0) {
       ASSERT_EQ(st, OPT_DONE);
@@ -484,7 +497,7 @@ TEST(opt_median_rule_decisions) {
   ASSERT_STREQ(json_string_value(json_object_get(t4, "state")), "early_stopped");
   ASSERT(num(t4, "metric") == 9);
   json_decref(st);
-  for (int i = 0; i < 5; i++) trial_suggestion_release(&s[i]);
+  for (int i = 0; i < 5; i++) opt_suggestion_release(&s[i]);
   teardown(&x);
 }
 
@@ -512,7 +525,7 @@ TEST(opt_median_rule_step_three_and_interval) {
   oast_err e;
   bool stop;
   ASSERT_EQ(opt_report(x.o, 3, -1, 1, &stop, &e), OAST_EBAD_REQUEST);
-  for (int i = 0; i < 4; i++) trial_suggestion_release(&s[i]);
+  for (int i = 0; i < 4; i++) opt_suggestion_release(&s[i]);
   teardown(&x);
 }
 
@@ -617,7 +630,7 @@ TEST(opt_misuse_is_refused) {
   finish(x.o, 0, OPT_OK, 1);
   ASSERT_EQ(opt_report(x.o, 0, 0, 1, &stop, &e), OAST_ECONFLICT);
   ASSERT_EQ(opt_finished(x.o, 0, OPT_OK, 1, &e), OAST_ECONFLICT);
-  trial_suggestion_release(&s);
+  opt_suggestion_release(&s);
   teardown(&x);
 }
 
@@ -640,7 +653,7 @@ static void check_resume(const char *ss, const char *spec, int64_t num_trials, d
     while (n < width && opt_next(a.o, &s) == OPT_TRIAL) {
       json_array_append(params, s.params);
       inflight[n++] = s.id;
-      trial_suggestion_release(&s);
+      opt_suggestion_release(&s);
     }
     ASSERT(n > 0);
     int pick = (round++ * 5) % n, id = inflight[pick];
@@ -650,7 +663,7 @@ static void check_resume(const char *ss, const char *spec, int64_t num_trials, d
   while (n < width && opt_next(a.o, &s) == OPT_TRIAL) {
     json_array_append(params, s.params);
     inflight[n++] = s.id;
-    trial_suggestion_release(&s);
+    opt_suggestion_release(&s);
   }
   ASSERT(n > 0);
   json_t *state = opt_save(a.o);
@@ -682,7 +695,7 @@ static void check_resume(const char *ss, const char *spec, int64_t num_trials, d
     ASSERT(s.rerun);
     ASSERT_EQ(s.id, sorted[i]);
     ASSERT(json_equal(s.params, json_array_get(params, (size_t)s.id)));
-    trial_suggestion_release(&s);
+    opt_suggestion_release(&s);
   }
   /* then both behave identically */
   for (int guard = 0; guard < 100000; guard++) {
@@ -697,8 +710,8 @@ static void check_resume(const char *ss, const char *spec, int64_t num_trials, d
       ASSERT_EQ(sa.parent, sb.parent);
       json_array_append(params, sa.params);
       inflight[n++] = sa.id;
-      trial_suggestion_release(&sa);
-      trial_suggestion_release(&sb);
+      opt_suggestion_release(&sa);
+      opt_suggestion_release(&sb);
       if (n < width) continue;
     }
     if (n == 0) {
@@ -767,9 +780,9 @@ TEST(opt_restore_refuses_a_state_that_does_not_fit) {
   struct trial_suggestion t = next_trial(b);
   ASSERT_EQ(t.id, 1);
   ASSERT(!t.rerun);
-  trial_suggestion_release(&t);
+  opt_suggestion_release(&t);
   opt_free(b);
   json_decref(state);
-  trial_suggestion_release(&s);
+  opt_suggestion_release(&s);
   teardown(&x);
 }
