@@ -89,8 +89,7 @@ static const char *json_kind(const json_t *v) {
   }
 }
 
-/* Appends v (not null) to c; on a mismatch writes the reason into why. */
-static int add_value(struct column *c, json_t *v, char *why, size_t whylen) {
+int jsonrows_append_value(struct column *c, json_t *v, char *why, size_t whylen) {
   const char *expected;
   switch (c->type) {
     case FT_INT:
@@ -182,7 +181,7 @@ static int add_object(struct jsonrows_reader *r, json_t *o, const char *where, o
       if (!v) return fail(r, e, OAST_EBAD_REQUEST, "%s: the required column \"%s\" is missing", where, c->name);
       return fail(r, e, OAST_EBAD_REQUEST, "%s, column \"%s\": a value is required", where, c->name);
     }
-    if (add_value(c, v, why, sizeof why))
+    if (jsonrows_append_value(c, v, why, sizeof why))
       return fail(r, e, OAST_EBAD_REQUEST, "%s, column \"%s\": %s", where, c->name, why);
   }
   if (found < json_object_size(o)) {

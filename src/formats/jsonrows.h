@@ -26,6 +26,7 @@
 #ifndef FORMATS_JSONROWS_H
 #define FORMATS_JSONROWS_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "formats/rows.h"
@@ -56,6 +57,11 @@ void jsonrows_take(struct jsonrows_reader *r, struct table *out);
 /* Reads a whole text into *out (caller releases); on failure *out is empty. */
 int jsonrows_read(const char *data, size_t n, enum jsonrows_format f, const struct rows_schema *schema,
                   struct table *out, oast_err *e);
+
+/* Appends the JSON value v (not null) to c by the reading rules above; on a
+ * mismatch appends nothing, writes the reason ("expected a number, got a
+ * string") into why and returns -1. */
+int jsonrows_append_value(struct column *c, json_t *v, char *why, size_t whylen);
 
 /* Appends row i of t as one JSON object (no line end). 0 or OAST_ETOO_LARGE. */
 int jsonrows_write_row(const struct table *t, size_t i, struct buf *out);

@@ -67,3 +67,40 @@ uint64_t hll_hash_bytes(const void *p, size_t n) {
   h = mum(h ^ w ^ 0x8EBC6AF09C88C6E3ULL, 0x589965CC75374CC3ULL);
   return fmix64(h);
 }
+
+static bool int_like(enum ftype t) { return t != FT_FLOAT && t != FT_DOUBLE && t != FT_STRING; }
+
+/* The 64 bits that identify a non-string value. */
+static uint64_t cell_bits(const struct column *c, size_t i) {
+  if (int_like(c->type)) {
+    switch (c->type) {
+      case FT_INT: case FT_DATE: return (uint64_t)(int64_t)column_i32(c, i);
+      case FT_BOOLEAN: return column_bool(c, i);
+      default: return (uint64_t)column_i64(c, i);
+    }
+  }
+  double d = column_num(c, i);
+  if (d == 0) d = 0;
+  if (isnan(d)) d = NAN;
+  uint64_t bits;
+  memcpy(&bits, &d, 8);
+  return bits;
+}
+
+uint64_t hll_hash_cell(const struct column *c, size_t i) {
+  if (c->type == FT_STRING) {
+    size_t n;
+    const char *s = column_str(c, i, &n);
+    return hll_hash_bytes(s, n);
+  }
+  return hll_hash_u64(cell_bits(c, i));
+}
+
+bool hll_cell_equal(const struct column *a, size_t i, const struct column *b, size_t j) {
+  if (a->type == FT_STRING) {
+    size_t n, m;
+    const char *s = column_str(a, i, &n), *t = column_str(b, j, &m);
+    return n == m && memcmp(s, t, n) == 0;
+  }
+  return cell_bits(a, i) == cell_bits(b, j);
+}

@@ -15,8 +15,11 @@
 #ifndef FSTORE_HLL_H
 #define FSTORE_HLL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "formats/table.h"
 
 #define HLL_P 12
 #define HLL_M (1u << HLL_P)
@@ -32,5 +35,11 @@ void hll_merge(struct hll *dst, const struct hll *src);
 double hll_estimate(const struct hll *h);
 uint64_t hll_hash_bytes(const void *p, size_t n);
 uint64_t hll_hash_u64(uint64_t v);
+/* The hash of row i of c (not null), equal for equal values: integers, dates
+ * and timestamps by value, -0.0 as 0.0, every NaN alike, strings by bytes. */
+uint64_t hll_hash_cell(const struct column *c, size_t i);
+/* Whether row i of a and row j of b (same type, neither null) hold equal
+ * values in the sense of hll_hash_cell. */
+bool hll_cell_equal(const struct column *a, size_t i, const struct column *b, size_t j);
 
 #endif

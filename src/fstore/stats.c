@@ -241,16 +241,6 @@ static size_t utf8_chars(const char *s, size_t n) {
   return k;
 }
 
-static uint64_t value_hash(const struct column *c, size_t i) {
-  if (int_like(c->type)) return hll_hash_u64((uint64_t)int_value(c, i));
-  double d = column_num(c, i);
-  if (d == 0) d = 0;          /* -0 and 0 are one value */
-  if (isnan(d)) d = NAN;
-  uint64_t bits;
-  memcpy(&bits, &d, 8);
-  return hll_hash_u64(bits);
-}
-
 /* The statistics of column c alone, into b (zeroed, with a histogram buffer when wanted). */
 static void column_stats(const struct column *c, size_t nrows, unsigned bins, struct colstat *b) {
   if (c->type == FT_STRING) {
@@ -277,7 +267,7 @@ static void column_stats(const struct column *c, size_t nrows, unsigned bins, st
       continue;
     }
     b->count++;
-    hll_add(&b->hll, value_hash(c, i));
+    hll_add(&b->hll, hll_hash_cell(c, i));
     if (ints) {
       int64_t v = int_value(c, i);
       if (!b->nr || v < b->imin) b->imin = v;
