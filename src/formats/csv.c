@@ -387,6 +387,7 @@ static int parse_buf(struct csv_reader *r, const char *buf, size_t n, bool final
 }
 
 static int pend_add(struct csv_reader *r, const char *p, size_t n, oast_err *e) {
+  if (!n) return 0;
   if (r->pend_len + n > r->max_record)
     return fail(r, e, "row %zu (line %zu) is longer than %zu bytes (is a quote left open?)", r->rows + r->blanks + 1,
                 r->line, r->max_record);
