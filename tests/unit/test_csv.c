@@ -192,6 +192,14 @@ TEST(csv_blank_lines_bom_and_last_line) {
   const char *text = "\xEF\xBB\xBFv\na\n\nb\n\n\n";
   ASSERT_EQ(csv_read(text, strlen(text), &s, &t, &e), 0);
   ASSERT_EQ(t.nrows, 3); /* a, null, b; the two trailing blank lines are dropped */
+  table_release(&t);
+  /* The same, fed a byte at a time (the BOM is split too). */
+  struct csv_reader *r = csv_reader_new(&s, 0);
+  for (size_t i = 0; i < strlen(text); i++) ASSERT_EQ(csv_feed(r, text + i, 1, &e), 0);
+  ASSERT_EQ(csv_finish(r, &e), 0);
+  csv_take(r, &t);
+  csv_reader_free(r);
+  ASSERT_EQ(t.nrows, 3);
   ASSERT(column_is_null(&t.cols[0], 1));
   ASSERT(!column_is_null(&t.cols[0], 2));
   table_release(&t);
