@@ -240,7 +240,7 @@ class Connection:
             return self._response_after(conn, exc), conn
         except OSError as exc:
             conn.close()
-            raise errors.ConnectionFailed(0, "connection_failed", "cannot reach %s: %s" % (self.addr, exc)) from None
+            raise errors.connection_failed("cannot reach %s: %s" % (self.addr, exc)) from None
         except BaseException:
             conn.close()
             raise
@@ -266,14 +266,15 @@ class Connection:
     def _http(self):
         if self._https:
             ctx = self._ssl or ssl.create_default_context()
-            return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=ctx, blocksize=CHUNK)
+            return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=ctx,
+                                               blocksize=CHUNK)
         return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout, blocksize=CHUNK)
 
     def _read_all(self, resp):
         try:
             return resp.read()
         except (http.client.HTTPException, OSError) as exc:
-            raise errors.ConnectionFailed(0, "connection_failed", "the answer from %s broke off: %s" % (self.addr, exc)) from None
+            raise errors.connection_failed("the answer from %s broke off: %s" % (self.addr, exc)) from None
 
     def _response_after(self, conn, cause):
         try:
@@ -281,7 +282,7 @@ class Connection:
         except (http.client.HTTPException, OSError) as exc:
             conn.close()
             why = cause or exc
-            raise errors.ConnectionFailed(0, "connection_failed", "the connection to %s broke: %s" % (self.addr, why)) from None
+            raise errors.connection_failed("the connection to %s broke: %s" % (self.addr, why)) from None
 
     @staticmethod
     def _await_continue(conn):

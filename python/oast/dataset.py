@@ -138,8 +138,7 @@ class Files:
             try:
                 chunk = resp.read(CHUNK)
             except (http.client.HTTPException, OSError) as exc:
-                raise errors.ConnectionFailed(
-                    0, "connection_failed", "the download broke off after %d bytes: %r" % (n, exc)) from None
+                raise errors.connection_failed("the download broke off after %d bytes: %r" % (n, exc)) from None
             if not chunk:
                 return n
             out.write(chunk)

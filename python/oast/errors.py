@@ -128,6 +128,11 @@ _BY_STATUS = {
 }
 
 
+def connection_failed(message):
+    """A ConnectionFailed (status 0) with `message`."""
+    return ConnectionFailed(0, "connection_failed", message)
+
+
 def error_class(code):
     """The exception class for a server error code (OastError if unknown)."""
     return _BY_CODE.get(code, OastError)

@@ -42,8 +42,13 @@ import oast  # noqa: E402
 
 #: The roles of the permission matrix, in the order reports list them.
 ROLES = ("data_owner", "data_scientist", "non_member", "no_key")
-#: Datasets every new project has.
+#: Datasets every new project has (and its feature store, see default_datasets).
 DEFAULT_DATASETS = ("Resources", "Logs", "Experiments", "Models", "TrainingDatasets", "Jupyter")
+
+
+def default_datasets(project):
+    """The names of the datasets a new project `project` starts with."""
+    return DEFAULT_DATASETS + (project + "_featurestore.db",)
 #: Names the contract refuses (^[A-Za-z][A-Za-z0-9_]{0,62}$).
 BAD_NAMES = ["", "1abc", "_abc", "a-b", "a b", "a.b", "a/b", "..", "caf\u00e9", "a" * 64, "a\u0000b", " abc"]
 #: The error code that goes with each status in the API contract.
@@ -272,6 +277,10 @@ class Api:
 
     def get(self, path, key=None, **kw):
         return self.call("GET", path, key, **kw)
+
+    def raw_json(self, method, path, key, body):
+        """Sends `body` bytes as they are, labelled application/json."""
+        return self.call(method, path, key, data=body, headers={"Content-Type": "application/json"})
 
 
 def assert_error(resp, status, code=None):

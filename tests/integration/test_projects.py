@@ -3,8 +3,8 @@
 import pytest
 
 import oast
-from oasttest import (BAD_NAMES, DEFAULT_DATASETS, ROLES, assert_error, assert_status, expect_member, expect_owner, parse_time,
-                      run_matrix, unique)
+from oasttest import (BAD_NAMES, ROLES, assert_error, assert_status, default_datasets, expect_member, expect_owner,
+                      parse_time, run_matrix, unique)
 
 GOOD_NAMES = ["A", "a" * 63, "a_1", "Zz9_"]
 
@@ -27,8 +27,8 @@ def test_create_project(world):
     assert got.description == "a description"
     assert p.members.list() == [{"username": "alice", "role": "data_owner"}]
     ds = {d["name"] for d in p.datasets.list()}
-    assert ds == set(DEFAULT_DATASETS)
-    for d in DEFAULT_DATASETS:
+    assert ds == set(default_datasets(name))
+    for d in default_datasets(name):
         assert (world.server.project_dir(name) / d).is_dir()
 
 
@@ -133,6 +133,7 @@ BAD_BODIES = [
     ("name_list", b'{"name": ["okname4"]}'),
     ("description_number", b'{"name": "okname5", "description": 5}'),
     ("not_utf8", b'{"name": "ok\xff\xfe"}'),
+    ("unknown_field", b'{"name": "okname6", "owner": "carol"}'),
     ("empty", b""),
 ]
 
@@ -140,7 +141,7 @@ BAD_BODIES = [
 @pytest.mark.parametrize("label,body", BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
 def test_create_project_bad_body(world, label, body):
     before = _names(world.alice.conn)
-    r = world.api.call("POST", "/projects", world.alice.key, data=body, headers={"Content-Type": "application/json"})
+    r = world.api.raw_json("POST", "/projects", world.alice.key, body)
     assert_error(r, 400)
     assert _names(world.alice.conn) == before
 
@@ -155,8 +156,8 @@ def test_create_project_twice(world):
 
 def test_oversized_body(world):
     before = _names(world.alice.conn)
-    big = b'{"name": "huge", "description": "' + b"x" * (64 << 20) + b'"}'
-    r = world.api.call("POST", "/projects", world.alice.key, data=big, headers={"Content-Type": "application/json"})
+    big = b'{"name": "huge", "description": "' + b"x" * (4 << 20) + b'"}'
+    r = world.api.raw_json("POST", "/projects", world.alice.key, big)
     assert_error(r, 413, "too_large")
     assert _names(world.alice.conn) == before
     # the server is fine afterwards
@@ -207,12 +208,27 @@ def test_remove_non_member(world, new_project):
     assert p.members.list() == before
 
 
+def test_last_data_owner_stays(world, new_project):
+    name = new_project("lo")
+    p = world.owner_project(name)
+    before = p.members.list()
+    assert_error(world.api.call("DELETE", "/projects/%s/members/alice" % name, world.alice.key), 409, "conflict")
+    assert_error(world.api.call("PATCH", "/projects/%s/members/alice" % name, world.alice.key,
+                                json={"role": "data_scientist"}), 409, "conflict")
+    assert p.members.list() == before
+    # with a second data owner, alice may step down
+    p.members.set_role("bob", "data_owner")
+    p.members.set_role("alice", "data_scientist")
+    assert world.alice.conn.projects.get(name).role == "data_scientist"
+    with pytest.raises(oast.Forbidden):
+        world.alice.conn.projects.get(name).members.add("dave", "data_scientist")
+
+
 def test_malformed_member_body(world, new_project):
     name = new_project("mm")
     p = world.owner_project(name)
     before = p.members.list()
-    r = world.api.call("POST", "/projects/%s/members" % name, world.alice.key, data=b'{"username": "dave",',
-                       headers={"Content-Type": "application/json"})
+    r = world.api.raw_json("POST", "/projects/%s/members" % name, world.alice.key, b'{"username": "dave",')
     assert_error(r, 400)
     assert p.members.list() == before
 

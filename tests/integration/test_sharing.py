@@ -41,8 +41,8 @@ def test_read_share_lifecycle(world):
     dave_q = world.dave.conn.projects.get(q.name)
     assert shared in _shared_names(dave_q)
 
-    # pending: not reachable yet
-    assert_error(api.get("/projects/%s/files/%s?op=list" % (q.name, shared), world.carol.key), 404)
+    # pending: not reachable yet (refused; the offer itself is visible in the list)
+    assert_error(api.get("/projects/%s/files/%s?op=list" % (q.name, shared), world.carol.key), (403, 404))
 
     # only a data owner of q accepts
     accept = "/projects/%s/datasets/%s/accept" % (q.name, shared)
@@ -139,7 +139,6 @@ def test_deleting_a_shared_dataset_ends_the_share(world):
 
 @pytest.mark.parametrize("label,body,status", [
     ("bad_permission", {"project": "{q}", "permission": "write"}, 400),
-    ("missing_permission", {"project": "{q}"}, 400),
     ("missing_project", {"permission": "read"}, 400),
     ("project_number", {"project": 5, "permission": "read"}, 400),
     ("unknown_project", {"project": "Nowhere_x", "permission": "read"}, 404),
@@ -155,10 +154,37 @@ def test_share_bad_input(world, label, body, status):
     assert _shared_names(q) == {}
 
 
-def test_share_malformed_body(world):
+def test_share_permission_defaults_to_read(world):
     p, q = _pair(world)
     r = world.api.call("POST", "/projects/%s/datasets/Shared/shares" % p.name, world.alice.key,
-                       data=b'{"project": ', headers={"Content-Type": "application/json"})
+                       json={"project": q.name})
+    assert assert_status(r, 201).json()["permission"] == "read"
+    assert p.shares("Shared") == [{"project": q.name, "permission": "read", "status": "pending"}]
+
+
+def test_share_unknown_field(world):
+    p, q = _pair(world)
+    r = world.api.call("POST", "/projects/%s/datasets/Shared/shares" % p.name, world.alice.key,
+                       json={"project": q.name, "permission": "read", "copy": True})
+    assert_error(r, 400)
+    assert p.shares("Shared") == []
+
+
+def test_removing_an_accepted_share_from_the_receiving_side(world):
+    p, q = _pair(world, "Drop", "read")
+    shared = "%s::Drop" % p.name
+    q.accept_share(shared)
+    assert_error(world.api.call("DELETE", "/projects/%s/datasets/%s" % (q.name, shared), world.dave.key), 403)
+    assert shared in _shared_names(q)
+    q.datasets.delete(shared)
+    assert shared not in _shared_names(q)
+    assert p.shares("Drop") == []
+    assert p.files.read("Drop/data.csv") == CSV
+
+
+def test_share_malformed_body(world):
+    p, q = _pair(world)
+    r = world.api.raw_json("POST", "/projects/%s/datasets/Shared/shares" % p.name, world.alice.key, b'{"project": ')
     assert_error(r, 400)
     assert p.shares("Shared") == []
 

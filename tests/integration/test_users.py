@@ -83,6 +83,29 @@ def test_matrix_list_users(world, role):
 
 
 @pytest.mark.parametrize("role", USER_ROLES)
+def test_matrix_server_audit(world, role):
+    r = world.api.get("/audit?limit=5", _key(world, role))
+    if role == "admin":
+        items = assert_status(r, 200).json()["items"]
+        assert 0 < len(items) <= 5
+    else:
+        assert_error(r, 403 if role == "user" else 401)
+
+
+def test_admin_creates_admin(world):
+    name = unique("boss")
+    made = world.server.admin.users.create(name, "secret-pw-boss")
+    assert made == {"username": name, "admin": False}
+    name2 = unique("boss")
+    r = world.api.call("POST", "/users", world.server.admin_key,
+                       json={"username": name2, "password": "secret-pw-boss", "admin": True})
+    assert assert_status(r, 201).json() == {"username": name2, "admin": True}
+    conn = oast.login(name2, "secret-pw-boss", addr=world.server.addr)
+    assert conn.users.me() == {"username": name2, "admin": True}
+    assert conn.users.list()
+
+
+@pytest.mark.parametrize("role", USER_ROLES)
 def test_matrix_me(world, role):
     r = world.api.get("/users/me", _key(world, role))
     if role in ("admin", "user"):
@@ -180,14 +203,17 @@ BAD_USER_BODIES = [
     ("space_username", b'{"username": "a b", "password": "secret-pw-1"}'),
     ("long_username", b'{"username": "' + b"a" * 300 + b'", "password": "secret-pw-1"}'),
     ("empty_password", b'{"username": "newuser4", "password": ""}'),
+    ("short_password", b'{"username": "newuser5", "password": "1234567"}'),
+    ("long_password", b'{"username": "newuser6", "password": "' + b"p" * 257 + b'"}'),
+    ("admin_string", b'{"username": "newuser7", "password": "secret-pw-1", "admin": "yes"}'),
+    ("unknown_field", b'{"username": "newuser8", "password": "secret-pw-1", "role": "root"}'),
 ]
 
 
 @pytest.mark.parametrize("name,body", BAD_USER_BODIES, ids=[b[0] for b in BAD_USER_BODIES])
 def test_create_user_bad_input(world, name, body):
     before = _usernames(world)
-    r = world.api.call("POST", "/users", world.server.admin_key, data=body,
-                       headers={"Content-Type": "application/json"})
+    r = world.api.raw_json("POST", "/users", world.server.admin_key, body)
     assert_error(r, 400)
     assert _usernames(world) == before
 
@@ -207,7 +233,7 @@ def test_create_user_twice(world):
 
 @pytest.mark.parametrize("body", [b"{", b"[]", b"{}", b'{"username": "alice"}', b'{"username": 1, "password": 2}'])
 def test_login_bad_input(api, body):
-    assert_error(api.call("POST", "/auth/login", data=body, headers={"Content-Type": "application/json"}), 400)
+    assert_error(api.raw_json("POST", "/auth/login", None, body), 400)
 
 
 def test_api_keys_lifecycle(world):
@@ -239,8 +265,7 @@ def test_api_keys_lifecycle(world):
 @pytest.mark.parametrize("body", [b"{", b"{}", b'{"name": 5}', b'{"name": ""}', b'{"name": "a/b"}'])
 def test_api_key_bad_input(world, body):
     before = world.dave.conn.users.api_keys.list()
-    r = world.api.call("POST", "/users/me/api-keys", world.dave.key, data=body,
-                       headers={"Content-Type": "application/json"})
+    r = world.api.raw_json("POST", "/users/me/api-keys", world.dave.key, body)
     assert_error(r, 400)
     assert world.dave.conn.users.api_keys.list() == before
 
@@ -258,6 +283,8 @@ def test_passwords_and_keys_are_stored_as_hashes(world):
     secrets["fresh key"] = extra["key"]
     leaks = {what: where for what, s in secrets.items() if (where := db_holds(server.home, s))}
     assert not leaks, "plaintext secrets in the database: %r" % leaks
+    # the scan does see what is stored in plain text
+    assert db_holds(server.home, "alice") and db_holds(server.home, world.project)
 
 
 def test_login_tokens_are_stored_as_hashes(world):
