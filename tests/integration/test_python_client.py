@@ -192,3 +192,33 @@ def test_client_memory_stays_flat(world):
     assert peak_up < 8 * MiB, "client upload peaked at %d MiB" % (peak_up // MiB)
     assert peak_down < 8 * MiB, "client download peaked at %d MiB" % (peak_down // MiB)
     p.files.remove("Resources/flat.bin")
+
+
+# --- the guide's examples run ------------------------------------------------------------
+
+
+def test_docs_python_md_examples_run(start_server, tmp_path):
+    """docs/python.md's python blocks, in order, as one script, against a
+    fresh server with the admin key in $OAST_API_KEY."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from oasttest import REPO
+    doc = (REPO / "docs" / "python.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    assert len(blocks) >= 8
+    script = tmp_path / "guide.py"
+    script.write_text("\n".join(blocks))
+    srv = start_server()
+    env = dict(os.environ, OAST_ADDR=srv.addr, OAST_API_KEY=srv.admin_key, HOME=str(tmp_path),
+               PYTHONPATH=str(REPO / "python"))
+    env.pop("OAST_CONFIG", None)
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "403 forbidden" in out.stdout and "404 not_found" in out.stdout and "already_exists" in out.stdout
+    assert "33\n" in out.stdout and "remember the milk" in out.stdout
+    assert not (tmp_path / "stolen.csv").exists()
+    assert (tmp_path / "downloaded.csv").read_text() == (tmp_path / "transactions.csv").read_text()

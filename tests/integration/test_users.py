@@ -298,7 +298,7 @@ def test_login_tokens_are_stored_as_hashes(world):
 
 
 def test_login_tokens_expire(start_server):
-    ttl = 2
+    ttl = 3
     srv = start_server("--login-ttl", str(ttl))
     user = make_user(srv, "erin")
     token = oast.connect(srv.addr, None).login("erin", user.password)
