@@ -104,7 +104,7 @@ def test_limit(world, new_project):
     two = p.audit(limit=2)
     assert len(two) == 2 and parse_time(two[1]["time"]) >= parse_time(everything[1]["time"])
     assert len(p.audit(limit=1000)) == len(everything)
-    for bad in ("abc", "-1", "1.5"):
+    for bad in ("abc", "-1", "1.5", "0", "1001"):
         assert_error(world.api.get("/projects/%s/audit?limit=%s" % (name, bad), world.alice.key), 400)
 
 

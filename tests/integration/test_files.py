@@ -2,6 +2,7 @@
 atomic uploads, path escapes, bad input and the role matrix."""
 
 import io
+import json
 import os
 import socket
 import threading
@@ -240,6 +241,38 @@ def test_upload_conflicts(world, proj):
     assert _resources(proj) == before
     assert _tree(world.server.project_dir(proj.name)) == tree
     assert proj.files.read("Resources/conflict/file.txt") == b"i am a file"
+
+
+def test_mkdir_over_a_file_and_delete_of_a_dataset_root(world, proj):
+    proj.files.upload(b"a file", "Resources/is_file")
+    before = _resources(proj)
+    assert_error(world.api.call("POST", "/projects/%s/files/Resources/is_file?op=mkdir" % proj.name,
+                                world.alice.key), 409)
+    assert_error(world.api.call("DELETE", "/projects/%s/files/Resources" % proj.name, world.alice.key), 400)
+    assert _resources(proj) == before
+    assert "Resources" in proj.datasets.names()
+
+
+@pytest.mark.parametrize("path", ["Resources/" + "d/" * 3000 + "x", "Resources/" + "n" * 300])
+def test_overlong_paths(world, proj, path):
+    before = _tree(world.server.project_dir(proj.name))
+    r = world.api.call("PUT", "/projects/%s/files/%s" % (proj.name, path), world.alice.key, data=b"x")
+    assert_error(r, (400, 404, 414))
+    assert _tree(world.server.project_dir(proj.name)) == before
+
+
+def test_chunked_upload(world, proj):
+    """An upload without Content-Length (chunked transfer encoding) works too."""
+    import http.client
+    c = http.client.HTTPConnection(world.api.host, world.api.port, timeout=30)
+    try:
+        c.request("PUT", "/api/v1/projects/%s/files/Resources/chunked.txt" % proj.name, body=iter([b"ab", b"cd"]),
+                  headers={"Authorization": "Bearer " + world.alice.key})
+        r = c.getresponse()
+        assert r.status == 201 and json.loads(r.read()) == {"path": "Resources/chunked.txt", "size": 4}
+    finally:
+        c.close()
+    assert proj.files.read("Resources/chunked.txt") == b"abcd"
 
 
 def test_mkdir_in_missing_dataset(world, proj):
