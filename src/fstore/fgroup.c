@@ -30,6 +30,8 @@ static int feature_index(const struct fgroup *g, const char *name) {
   return -1;
 }
 
+bool name_like_feature(const struct fgroup *g, const char *name) { return feature_index(g, name) >= 0; }
+
 int fgroup_parse(json_t *body, struct fgroup *g, oast_err *e) {
   memset(g, 0, sizeof *g);
   g->event_time = -1;

@@ -64,6 +64,9 @@ char *fgroup_dir(struct req *r, const struct fgroup *g);
 /* An empty table with the group's columns. */
 void fgroup_table(const struct fgroup *g, struct table *t);
 
+/* Whether the group has a feature of that name. */
+bool name_like_feature(const struct fgroup *g, const char *name);
+
 /* The group as the API shows it (spec plus id-free metadata). New reference. */
 json_t *fgroup_json(const struct fgroup *g);
 

@@ -141,9 +141,9 @@ void router_free_params(struct req *r) {
 
 /* Finds the route; 0, or an error (404 unknown path, 405 wrong method, 400 bad escape). */
 int router_find(struct req *r, const char *url, const char *method, oast_err *e) {
-  struct seg segs[72];
-  int nseg = split_raw(url, segs, 72);
-  if (nseg < 0) return oast_err_set(e, OAST_ENOT_FOUND, "no such route");
+  struct seg segs[80];
+  int nseg = split_raw(url, segs, 80);
+  if (nseg < 0) return oast_err_set(e, OAST_EBAD_REQUEST, "the URL has more than 80 path segments");
   bool path_matched = false;
   for (const struct route *const *t = router_tables; *t; t++) {
     for (const struct route *rt = *t; rt->method; rt++) {
