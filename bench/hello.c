@@ -33,7 +33,7 @@
 
 /* Oast's per-connection memory limit; -DHELLO_POOL_BYTES=N compiles a variant for experiments. */
 #ifndef HELLO_POOL_BYTES
-#define HELLO_POOL_BYTES (256 * 1024)
+#define HELLO_POOL_BYTES (64 * 1024)
 #endif
 
 /* The same shape and length as Oast's health answer. */

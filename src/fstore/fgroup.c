@@ -175,8 +175,38 @@ int fgroup_from_route(struct req *r, struct fgroup *g, oast_err *e) {
   return fgroup_load(r, name, (int)version, g, e);
 }
 
-char *fgroup_dir(struct req *r, const struct fgroup *g) {
-  return xasprintf("%s/%s/%s_featurestore.db/%s_%d", r->srv->fs_root, g->project, g->project, g->name, g->version);
+char *fgroup_dir(struct server *s, const struct fgroup *g) {
+  return xasprintf("%s/%s/%s_featurestore.db/%s_%d", s->fs_root, g->project, g->project, g->name, g->version);
+}
+
+int fgroup_load_id(struct server *s, int64_t id, struct fgroup *g, oast_err *e) {
+  memset(g, 0, sizeof *g);
+  g->event_time = -1;
+  sqlite3_stmt *st = meta_bind(meta_stmt(s->meta,
+                                         "SELECT f.name, f.version, f.spec, p.id, p.name FROM featuregroups f "
+                                         "JOIN projects p ON p.id = f.project_id WHERE f.id = ?"),
+                               "i", id);
+  json_t *body = NULL;
+  int64_t pid = 0;
+  char pname[64] = "";
+  if (st && sqlite3_step(st) == SQLITE_ROW) {
+    body = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+    if (body) {
+      json_object_set_new(body, "name", json_string((const char *)sqlite3_column_text(st, 0)));
+      json_object_set_new(body, "version", json_integer(sqlite3_column_int(st, 1)));
+    }
+    pid = sqlite3_column_int64(st, 3);
+    snprintf(pname, sizeof pname, "%s", (const char *)sqlite3_column_text(st, 4));
+  }
+  if (st) sqlite3_reset(st);
+  if (!body) return oast_err_set(e, OAST_ENOT_FOUND, "feature group %lld not found", (long long)id);
+  int rc = fgroup_parse(body, g, e);
+  json_decref(body);
+  if (rc) return rc;
+  g->id = id;
+  g->project_id = pid;
+  snprintf(g->project, sizeof g->project, "%s", pname);
+  return 0;
 }
 
 void fgroup_table(const struct fgroup *g, struct table *t) {

@@ -18,6 +18,8 @@
 #include "http/http.h"
 #include "oast/error.h"
 
+struct server;
+
 #define FG_MAX_FEATURES 1024
 #define FG_MAX_VERSION 100000
 
@@ -58,8 +60,11 @@ int fgroup_load(struct req *r, const char *name, int version, struct fgroup *g, 
 /* Loads from the route's {name} and {v} params. */
 int fgroup_from_route(struct req *r, struct fgroup *g, oast_err *e);
 
+/* Loads a group by id (any project), for work outside a request. */
+int fgroup_load_id(struct server *s, int64_t id, struct fgroup *g, oast_err *e);
+
 /* The group's data directory: <project>/<project>_featurestore.db/<name>_<version>; caller frees. */
-char *fgroup_dir(struct req *r, const struct fgroup *g);
+char *fgroup_dir(struct server *s, const struct fgroup *g);
 
 /* An empty table with the group's columns. */
 void fgroup_table(const struct fgroup *g, struct table *t);

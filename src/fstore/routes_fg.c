@@ -42,7 +42,7 @@ static int fg_create(struct req *r, struct resp *w, oast_err *e) {
   if (!rc) {
     g.project_id = r->proj.id;
     snprintf(g.project, sizeof g.project, "%s", r->proj.name);
-    char *dir = fgroup_dir(r, &g);
+    char *dir = fgroup_dir(r->srv, &g);
     fs_remove_tree(dir, NULL); /* a leftover of a crash, owned by no row */
     rc = fs_mkdirs(dir, 0700, e);
     free(dir);
@@ -143,7 +143,7 @@ static int fg_delete(struct req *r, struct resp *w, oast_err *e) {
   struct fgroup g;
   int rc = fgroup_from_route(r, &g, e);
   if (rc) return rc;
-  char *dir = fgroup_dir(r, &g);
+  char *dir = fgroup_dir(r->srv, &g);
   char *trash = xasprintf("%s/fs/.trash", s->cfg.home);
   char *to = xasprintf("%s/fg-%lld-%lld", trash, (long long)g.id, (long long)meta_now());
   fs_mkdirs(trash, 0700, NULL);

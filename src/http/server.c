@@ -286,7 +286,7 @@ int server_main(int argc, char **argv) {
                            MHD_OPTION_NOTIFY_COMPLETED, router_completed, &s,
                            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600,
-                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
                            MHD_OPTION_END);
   if (!s.mhd) {

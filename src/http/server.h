@@ -31,6 +31,7 @@ struct server {
   char *tmp_dir;            /* <home>/tmp (owned) */
   struct MHD_Daemon *mhd;
   volatile int stopping;
+  _Atomic uint64_t access_gen;  /* bumped by every change that may affect access (auth/cache.h) */
 };
 
 /* `oast server ...`: parses flags, runs until SIGTERM/SIGINT. Exit status. */
