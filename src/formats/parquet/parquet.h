@@ -123,7 +123,8 @@ struct pq_kv_entry {
 struct pq_priv;
 
 /* An open Parquet file: its schema and footer, decoded and checked. All
- * fields are read-only for callers except max_read_bytes. */
+ * fields are read-only for callers except max_read_bytes. Reads keep no
+ * state in it, so several threads may read one pq_file at once. */
 struct pq_file {
   size_t ncols;
   struct pq_column_info *cols;
