@@ -11,6 +11,7 @@
 #include "oast/error.h"
 
 struct meta;
+struct online;
 struct MHD_Daemon;
 
 struct server_config {
@@ -27,6 +28,7 @@ struct server_config {
 struct server {
   struct server_config cfg;
   struct meta *meta;
+  struct online *online;    /* the online feature store (LMDB) */
   char *fs_root;            /* <home>/fs/Projects (owned) */
   char *tmp_dir;            /* <home>/tmp (owned) */
   struct MHD_Daemon *mhd;
