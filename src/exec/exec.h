@@ -23,6 +23,8 @@
  * sets CUDA_VISIBLE_DEVICES (overriding any inherited or given value): the
  * comma-separated ids of the GPUs the job holds, or the empty string when
  * it holds none, so that a CPU-only job cannot use a GPU another job holds.
+ * A job holding GPUs also gets CUDA_DEVICE_ORDER=PCI_BUS_ID (unless its
+ * entries set it), so CUDA numbers devices the way nvidia-smi does.
  * Output is split into lines (a line longer than line_max is split into
  * pieces of line_max bytes; a last line without a newline is still a line),
  * appended whole to the log files and delivered to on_line.
@@ -142,7 +144,8 @@ struct exec_local_config {
 #define EXEC_TAIL_LINES 20        /* lines kept for exec_result.tail */
 #define EXEC_TAIL_LINE_MAX 1024   /* bytes kept of each of them */
 #define EXEC_MAX_GPUS 256
-#define EXEC_MAX_ARGS 65536       /* argv and env entries, each */
+#define EXEC_MAX_ARGS 65536       /* argv entries */
+#define EXEC_MAX_ENV 4096         /* env entries */
 #define EXEC_MAX_SPEC_BYTES (4u << 20)  /* all strings of a spec together */
 
 /* Creates a local executor. cb is copied. *out is freed with exec_free.

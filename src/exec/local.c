@@ -63,7 +63,6 @@ extern char **environ;
 #define MAX_LINE_MAX (16 * 1024 * 1024)
 #define DEFAULT_GRACE_MS 5000
 #define DEFAULT_MAX_QUEUED 100000
-#define EXEC_MAX_ENV 4096
 #define NSEC 1000000000LL
 
 enum jstate { J_QUEUED, J_STARTING, J_RUNNING, J_DONE };
@@ -110,6 +109,7 @@ struct job {
   long long deadline_ns, kill_at_ns;  /* mu; 0: none */
   int timed_out, cancelled, sigkilled, cancel_pending;  /* mu */
   int started, reaped, status, log_failed;
+  int spawn_err;  /* errno of a failed start */
   char *error;
 
   /* The last lines, a ring of EXEC_TAIL_LINES slots of EXEC_TAIL_LINE_MAX. */
@@ -149,6 +149,7 @@ struct local {
   size_t unfinished;
   int in_loop;
   pthread_t loop_thread;
+  int spawn_blocked;  /* out of descriptors or processes: wait for an exit */
 
   /* loop thread only */
   struct jlist finished, dead;
@@ -172,6 +173,17 @@ static void list_push(struct jlist *l, struct job *j) {
   else
     l->head = j;
   l->tail = j;
+  l->n++;
+}
+
+static void list_push_front(struct jlist *l, struct job *j) {
+  j->prev = NULL;
+  j->next = l->head;
+  if (l->head)
+    l->head->prev = j;
+  else
+    l->tail = j;
+  l->head = j;
   l->n++;
 }
 
@@ -583,10 +595,14 @@ static int name_matches(const char *entry, const char *const *names, size_t nnam
   return 0;
 }
 
-/* The child's environment: base (minus names set here), env, CUDA_VISIBLE_DEVICES.
- * Entries are borrowed; only the array and *cuda are to be freed. */
+/* The child's environment: base (minus the names set here), env, then
+ * CUDA_VISIBLE_DEVICES; a job holding GPUs also gets
+ * CUDA_DEVICE_ORDER=PCI_BUS_ID (unless env sets it) so that CUDA numbers
+ * devices as nvidia-smi does. Entries are borrowed; only the array and
+ * *cuda are to be freed. */
 static char **build_env(struct job *j, char **cuda) {
-  static const char *const cuda_name[] = {"CUDA_VISIBLE_DEVICES="};
+  static const char *const cuda_names[] = {"CUDA_VISIBLE_DEVICES=", "CUDA_DEVICE_ORDER="};
+  static char pci_order[] = "CUDA_DEVICE_ORDER=PCI_BUS_ID";
   struct buf b;
   buf_init(&b, 0);
   buf_puts(&b, "CUDA_VISIBLE_DEVICES=");
@@ -598,23 +614,31 @@ static char **build_env(struct job *j, char **cuda) {
   char **base = j->inherit_env ? environ : NULL;
   if (base)
     while (base[nbase]) nbase++;
-  char **envp = xcalloc(nbase + nenv + 2, sizeof *envp);
+  char **envp = xcalloc(nbase + nenv + 3, sizeof *envp);
   size_t k = 0;
   for (size_t i = 0; i < nbase; i++) {
-    if (name_matches(base[i], cuda_name, 1)) continue;
+    if (name_matches(base[i], cuda_names, j->gpus ? 2 : 1)) continue;
     if (nenv && name_matches(base[i], (const char *const *)j->env, nenv)) continue;
     envp[k++] = base[i];
   }
-  for (size_t i = 0; i < nenv; i++)
-    if (!name_matches(j->env[i], cuda_name, 1)) envp[k++] = j->env[i];
+  int order_given = 0;
+  for (size_t i = 0; i < nenv; i++) {
+    if (name_matches(j->env[i], cuda_names, 1)) continue;
+    if (name_matches(j->env[i], cuda_names + 1, 1)) order_given = 1;
+    envp[k++] = j->env[i];
+  }
   envp[k++] = *cuda;
+  if (j->gpus && !order_given) envp[k++] = pci_order;
   envp[k] = NULL;
   return envp;
 }
 
 static int open_log(struct job *j, const char *path) {
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
-  if (fd < 0) j->error = xasprintf("cannot open the log file \"%s\": %s", path, strerror(errno));
+  if (fd < 0) {
+    j->spawn_err = errno;
+    j->error = xasprintf("cannot open the log file \"%s\": %s", path, strerror(errno));
+  }
   return fd;
 }
 
@@ -662,6 +686,7 @@ static int spawn_job(struct local *p, struct job *j) {
   }
   if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0 ||
       fcntl(po[0], F_SETFL, O_NONBLOCK) != 0 || fcntl(pe[0], F_SETFL, O_NONBLOCK) != 0) {
+    j->spawn_err = errno;
     j->error = xasprintf("cannot create the output pipes: %s", strerror(errno));
     goto out;
   }
@@ -681,6 +706,7 @@ static int spawn_job(struct local *p, struct job *j) {
   close(pe[1]);
   po[1] = pe[1] = -1;
   if (rc != 0) {
+    j->spawn_err = rc;
     j->error = xasprintf("cannot run \"%s\": %s", j->argv[0], strerror(rc));
     goto out;
   }
@@ -692,6 +718,7 @@ static int spawn_job(struct local *p, struct job *j) {
   po[0] = pe[0] = -1;
   if (j->pidfd < 0 || watch_fd(p, j->out.fd, &j->out.w) != 0 ||
       watch_fd(p, j->err.fd, &j->err.w) != 0 || watch_fd(p, j->pidfd, &j->wpid) != 0) {
+    j->spawn_err = errno;
     j->error = xasprintf("cannot watch the process of \"%s\": %s", j->argv[0], strerror(errno));
     killpg(pid, SIGKILL);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
@@ -716,13 +743,27 @@ out:
 
 static int deliver_exits(struct local *p);
 
-/* Starts queued jobs while the head of the queue fits. Returns how many. */
+/* A start that failed for want of descriptors, processes or memory, which
+ * a job that ends gives back. */
+static int transient(int err) {
+  return err == EMFILE || err == ENFILE || err == EAGAIN || err == ENOMEM;
+}
+
+/* Whether the head of the queue can start now (mu held). */
+static int head_fits(struct local *p) {
+  struct job *h = p->queue.head;
+  return h && !p->spawn_blocked && h->cpus <= p->cpus_free && h->gpus <= p->gpus_free;
+}
+
+/* Starts queued jobs while the head of the queue fits. Returns how many.
+ * When a start fails for want of resources while other jobs run, the job
+ * goes back to the head of the queue and starting stops until one ends. */
 static int start_ready(struct local *p) {
   int n = 0;
   for (;;) {
     pthread_mutex_lock(&p->mu);
     struct job *j = p->queue.head;
-    if (!j || j->cpus > p->cpus_free || j->gpus > p->gpus_free) {
+    if (!head_fits(p)) {
       pthread_mutex_unlock(&p->mu);
       break;
     }
@@ -744,6 +785,23 @@ static int start_ready(struct local *p) {
     n++;
 
     pthread_mutex_lock(&p->mu);
+    if (rc != 0 && transient(j->spawn_err) && p->running.n > 0 && !j->cancel_pending) {
+      int err = j->spawn_err;
+      release_slots(p, j);
+      free(j->gpu_ids);
+      free(j->error);
+      j->gpu_ids = NULL;
+      j->error = NULL;
+      j->spawn_err = 0;
+      j->state = J_QUEUED;
+      list_push_front(&p->queue, j);
+      p->spawn_blocked = 1;
+      size_t nrun = p->running.n;
+      pthread_mutex_unlock(&p->mu);
+      log_warn("exec: cannot start job %llu yet (%s); it waits for one of the %zu running to end",
+               (unsigned long long)j->id, strerror(err), nrun);
+      break;
+    }
     if (rc != 0) {
       release_slots(p, j);
       tab_del(&p->tab, j->id);
@@ -791,6 +849,7 @@ static void finish_job(struct local *p, struct job *j) {
   list_remove(&p->running, j);
   tab_del(&p->tab, j->id);
   release_slots(p, j);
+  p->spawn_blocked = 0;
   j->state = J_DONE;
   pthread_mutex_unlock(&p->mu);
   list_push(&p->finished, j);
@@ -880,8 +939,7 @@ static int local_run_once(struct exec_pool *pool, int timeout_ms) {
   p->in_loop = 1;
   p->loop_thread = pthread_self();
   long long next = check_timers(p, now_ns());
-  struct job *h = p->queue.head;
-  int busy = p->done.n || (h && h->cpus <= p->cpus_free && h->gpus <= p->gpus_free);
+  int busy = p->done.n || head_fits(p);
   pthread_mutex_unlock(&p->mu);
 
   int wait_ms = timeout_ms < 0 ? -1 : timeout_ms;

@@ -16,7 +16,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -146,6 +148,28 @@ static void run_all(struct exec_pool *p) {
   ASSERT_EQ(s.gpus_free, s.gpus_total);
 }
 
+/* {"D=<this test's directory>", NULL}, for children that share files. */
+static const char *const *env_with_tmpdir(void) {
+  static char env_d[512];
+  static const char *env[] = {env_d, NULL};
+  snprintf(env_d, sizeof env_d, "D=%s", test_tmpdir());
+  return env;
+}
+
+/* Runs the loop until on_exit was called `want` times (submissions may
+ * still be coming from other threads). */
+static void run_until_exits(struct exec_pool *p, int want) {
+  double t0 = mono_s();
+  for (;;) {
+    pthread_mutex_lock(&rec_mu);
+    int done = R.nexit;
+    pthread_mutex_unlock(&rec_mu);
+    if (done == want) break;
+    ASSERT(exec_run_once(p, 1000) >= 0);
+    ASSERT(mono_s() - t0 < 300);
+  }
+}
+
 static uint64_t submit(struct exec_pool *p, struct exec_spec *sp) {
   uint64_t id = 0;
   oast_err e;
@@ -186,6 +210,12 @@ static char *lines_of(uint64_t job, int stream) {
   return s;
 }
 
+static void assert_lines(uint64_t job, int stream, const char *want) {
+  char *s = lines_of(job, stream);
+  ASSERT_STREQ(s, want);
+  free(s);
+}
+
 static int has_line(uint64_t job, const char *want) {
   for (size_t i = 0; i < R.j[job].nlines; i++)
     if (strcmp(R.j[job].line[i], want) == 0) return 1;
@@ -197,6 +227,12 @@ static char *read_file(const char *path) {
   size_t n;
   ASSERT_EQ(fs_read_all(path, 0, &s, &n, NULL), 0);
   return s;
+}
+
+static void assert_file(const char *path, const char *want) {
+  char *s = read_file(path);
+  ASSERT_STREQ(s, want);
+  free(s);
 }
 
 /* Waits for a process this test inherited as subreaper; it must have been killed. */
@@ -250,18 +286,12 @@ TEST(exec_output_lines_in_order_with_job_ids) {
   uint64_t b = submit_sh(p, "for i in 1 2 3 4 5; do echo b$i; echo x$i >&2; done", &sb);
   run_all(p);
   char *s;
-  ASSERT_STREQ(s = lines_of(a, EXEC_STDOUT), "a1\na2\n\nlast\n");
-  free(s);
-  ASSERT_STREQ(s = lines_of(a, EXEC_STDERR), "e1\ne2\n");
-  free(s);
-  ASSERT_STREQ(s = read_file(outf), "a1\na2\n\nlast\n");
-  free(s);
-  ASSERT_STREQ(s = read_file(errf), "e1\ne2\n");
-  free(s);
-  ASSERT_STREQ(s = lines_of(b, EXEC_STDOUT), "b1\nb2\nb3\nb4\nb5\n");
-  free(s);
-  ASSERT_STREQ(s = lines_of(b, EXEC_STDERR), "x1\nx2\nx3\nx4\nx5\n");
-  free(s);
+  assert_lines(a, EXEC_STDOUT, "a1\na2\n\nlast\n");
+  assert_lines(a, EXEC_STDERR, "e1\ne2\n");
+  assert_file(outf, "a1\na2\n\nlast\n");
+  assert_file(errf, "e1\ne2\n");
+  assert_lines(b, EXEC_STDOUT, "b1\nb2\nb3\nb4\nb5\n");
+  assert_lines(b, EXEC_STDERR, "x1\nx2\nx3\nx4\nx5\n");
   /* One file for both streams: every line whole, each stream in order. */
   s = read_file(both);
   ASSERT_EQ(strlen(s), 30);
@@ -335,9 +365,7 @@ TEST(exec_tail_holds_last_lines) {
 
 TEST(exec_parallelism_never_exceeds_slots) {
   struct exec_pool *p = pool_new(2, NULL, 0, 0);
-  char env_d[512];
-  snprintf(env_d, sizeof env_d, "D=%s", test_tmpdir());
-  const char *env[] = {env_d, NULL};
+  const char *const *env = env_with_tmpdir();
   struct exec_spec sp = {.inherit_env = 1, .env = env};
   uint64_t ids[10];
   /* Each child marks itself present, counts who is present, and leaves. */
@@ -358,9 +386,7 @@ TEST(exec_parallelism_never_exceeds_slots) {
 TEST(exec_slots_run_jobs_at_the_same_time) {
   /* a waits for a file that only b creates: it can only end if both run at once. */
   struct exec_pool *p = pool_new(2, NULL, 0, 0);
-  char env_d[512];
-  snprintf(env_d, sizeof env_d, "D=%s", test_tmpdir());
-  const char *env[] = {env_d, NULL};
+  const char *const *env = env_with_tmpdir();
   struct exec_spec sp = {.inherit_env = 1, .env = env, .timeout_s = 120};
   uint64_t a = submit_sh(p, "while [ ! -e \"$D/b\" ]; do sleep 0.01; done; echo saw-b", &sp);
   uint64_t b = submit_sh(p, "touch \"$D/b\"", &sp);
@@ -470,12 +496,42 @@ TEST(exec_closed_stdout_keeps_running) {
   struct exec_pool *p = pool_new(1, NULL, 0, 0);
   uint64_t a = submit_sh(p, "echo before; exec 1>&-; sleep 0.1; echo after >&2; exit 5", NULL);
   run_all(p);
-  char *s;
-  ASSERT_STREQ(s = lines_of(a, EXEC_STDOUT), "before\n");
-  free(s);
-  ASSERT_STREQ(s = lines_of(a, EXEC_STDERR), "after\n");
-  free(s);
+  assert_lines(a, EXEC_STDOUT, "before\n");
+  assert_lines(a, EXEC_STDERR, "after\n");
   ASSERT_EQ(R.j[a].r.exit_code, 5);
+  exec_free(p);
+}
+
+TEST(exec_out_of_descriptors_waits_for_a_running_job) {
+  struct exec_pool *p = pool_new(8, NULL, 0, 0);
+  /* Room for two running jobs (three descriptors each: two pipes and a
+   * pidfd) and one more: the third start fails for want of descriptors and
+   * must wait for one of them to end, not fail. */
+  int top = 0;
+  for (int fd = 0; fd < 1024; fd++)
+    if (fcntl(fd, F_GETFD) >= 0) top = fd;
+  for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < top;) ASSERT(fd >= 0);  /* holes */
+  top++;
+  struct rlimit rl;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  rl.rlim_cur = (rlim_t)top + 1 + 7;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  for (int i = 0; i < 6; i++) submit_sh(p, "echo hi", NULL);
+  run_all(p);
+  ASSERT_EQ(R.nexit, 6);
+  for (int i = 1; i <= 6; i++) {
+    ASSERT(R.j[i].r.started);
+    ASSERT_EQ(R.j[i].r.exit_code, 0);
+    ASSERT(has_line(i, "hi"));
+  }
+  ASSERT(R.max_running <= 2);
+  /* With nothing running to wait for, it fails with a clear error. */
+  rl.rlim_cur = (rlim_t)top + 1 + 1;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  uint64_t a = submit_sh(p, "true", NULL);
+  run_all(p);
+  ASSERT(!R.j[a].r.started);
+  ASSERT(R.j[a].r.error && strstr(R.j[a].r.error, "pipes"));
   exec_free(p);
 }
 
@@ -519,20 +575,23 @@ static void cancel_at_start(uint64_t job) {
   ASSERT_EQ(exec_cancel(R.pool, job, &e), 0);
 }
 
-static void cancel_on_first_line(uint64_t job, const char *line) {
+/* Cancels once the grandchild said it ignores SIGTERM (and its pid is known). */
+static void cancel_on_second_line(uint64_t job, const char *line) {
   oast_err e;
-  if (R.j[job].nlines == 1) ASSERT_EQ(exec_cancel(R.pool, job, &e), 0);
+  if (R.j[job].nlines == 2) ASSERT_EQ(exec_cancel(R.pool, job, &e), 0);
 }
 
 TEST(exec_cancel_kills_whole_group) {
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   struct exec_pool *p = pool_new(1, NULL, 200, 0);
-  R.line_hook = cancel_on_first_line;
-  uint64_t a = submit_sh(p, "sh -c 'trap \"\" TERM; exec sleep 100' & echo $!; wait", NULL);
+  R.line_hook = cancel_on_second_line;
+  uint64_t a = submit_sh(p, "sh -c 'trap \"\" TERM; echo ready; exec sleep 100' & echo $!; wait",
+                         NULL);
   run_all(p);
   ASSERT(R.j[a].r.cancelled);
   ASSERT_EQ(R.j[a].r.signal, SIGTERM);
-  assert_killed((pid_t)atoi(R.j[a].line[0]));
+  ASSERT_EQ(R.j[a].nlines, 2);
+  assert_killed((pid_t)atoi(strcmp(R.j[a].line[0], "ready") ? R.j[a].line[0] : R.j[a].line[1]));
   exec_free(p);
 }
 
@@ -554,9 +613,7 @@ TEST(exec_gpus_assigned_distinct_and_freed) {
   struct exec_stats st;
   exec_stats(p, &st);
   ASSERT_EQ(st.gpus_total, 2);
-  char env_d[512];
-  snprintf(env_d, sizeof env_d, "D=%s", test_tmpdir());
-  const char *env[] = {env_d, NULL};
+  const char *const *env = env_with_tmpdir();
   struct exec_spec one = {.inherit_env = 1, .env = env, .gpus = 1};
   /* A GPU file that exists means another job holds the same GPU: noclobber fails. */
   const char *script =
@@ -680,6 +737,7 @@ TEST(exec_env_clean_and_inherited) {
   setenv("OAST_T_INHERIT", "yes", 1);
   setenv("OAST_T_OVER", "old", 1);
   setenv("CUDA_VISIBLE_DEVICES", "5", 1);
+  setenv("CUDA_DEVICE_ORDER", "FASTEST_FIRST", 1);
   const char *env2[] = {"OAST_T_OVER=new", NULL};
   struct exec_spec inh = {.argv = envcmd, .env = env2, .inherit_env = 1, .gpus = 1};
   uint64_t b = submit(p, &inh);
@@ -692,6 +750,8 @@ TEST(exec_env_clean_and_inherited) {
   ASSERT(!has_line(b, "OAST_T_OVER=old"));
   ASSERT(has_line(b, "CUDA_VISIBLE_DEVICES=0"));
   ASSERT(!has_line(b, "CUDA_VISIBLE_DEVICES=5"));
+  ASSERT(has_line(b, "CUDA_DEVICE_ORDER=PCI_BUS_ID"));
+  ASSERT(!has_line(b, "CUDA_DEVICE_ORDER=FASTEST_FIRST"));
   exec_free(p);
 }
 
@@ -793,15 +853,7 @@ TEST(exec_submit_from_threads) {
   struct exec_pool *p = pool_new(2, NULL, 0, 0);
   pthread_t th[4];
   for (int i = 0; i < 4; i++) ASSERT_EQ(pthread_create(&th[i], NULL, submitter, p), 0);
-  double t0 = mono_s();
-  for (;;) {
-    pthread_mutex_lock(&rec_mu);
-    int done = R.nexit;
-    pthread_mutex_unlock(&rec_mu);
-    if (done == 100) break;
-    ASSERT(exec_run_once(p, 1000) >= 0);
-    ASSERT(mono_s() - t0 < 300);
-  }
+  run_until_exits(p, 100);
   for (int i = 0; i < 4; i++) {
     void *rv;
     pthread_join(th[i], &rv);
@@ -831,15 +883,7 @@ TEST(exec_cancel_from_another_thread) {
   struct exec_pool *p = pool_new(2, NULL, 200, 0);
   pthread_t th;
   ASSERT_EQ(pthread_create(&th, NULL, submit_then_cancel, p), 0);
-  double t0 = mono_s();
-  for (;;) {
-    pthread_mutex_lock(&rec_mu);
-    int done = R.nexit;
-    pthread_mutex_unlock(&rec_mu);
-    if (done == 20) break;
-    ASSERT(exec_run_once(p, 1000) >= 0);
-    ASSERT(mono_s() - t0 < 300);
-  }
+  run_until_exits(p, 20);
   void *rv;
   pthread_join(th, &rv);
   ASSERT(rv == NULL);
