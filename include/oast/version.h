@@ -1,10 +1,5 @@
-/*
- * oast/version.h — the version of Oast: of the binary (server and CLI),
- * of liboast and of the Python client, which are released together.
- */
+/* oast/version.h — the version of the server, the CLI and liboast. */
 #ifndef OAST_VERSION_H
 #define OAST_VERSION_H
-
 #define OAST_VERSION "0.1.0"
-
 #endif

@@ -61,6 +61,9 @@ struct req {
   char *path;                         /* decoded URL path, owned */
   char *param_names[REQ_MAX_PARAMS];  /* borrowed from the route pattern copy */
   char *param_vals[REQ_MAX_PARAMS];   /* owned, decoded */
+  size_t param_lens[REQ_MAX_PARAMS];  /* decoded lengths (a NUL inside shows as len > strlen) */
+  char *query_cache[16];              /* decoded query values handed out by req_query, owned */
+  int nquery;
   int nparams;
   struct principal who;
   struct project_ref proj;
@@ -73,6 +76,8 @@ struct req {
   void (*state_free)(void *);
   char audit_target[512];             /* what the audit line names; defaults to the path */
   int status;                         /* final HTTP status, for the audit */
+  oast_err pending_error;             /* a refusal found mid-body, answered at its end */
+  bool denied;                        /* refused by authz: audited as "denied" */
 };
 
 /* What a handler answers. Exactly one of json / raw is set, or neither for an empty body. */

@@ -1,0 +1,15 @@
+/*
+ * routes.c — the one list of route tables. A module adds its table here
+ * and nowhere else; docs/api.md lists the same routes.
+ */
+#include "http/router.h"
+
+extern const struct route system_routes[];
+extern const struct route auth_routes[];
+extern const struct route project_routes[];
+extern const struct route dataset_routes[];
+extern const struct route file_routes[];
+
+const struct route *const router_tables[] = {
+    system_routes, auth_routes, project_routes, dataset_routes, file_routes, NULL,
+};

@@ -1,0 +1,49 @@
+/*
+ * migrations.c — the schema, as an ordered list of migrations. Never edit
+ * a migration that has shipped; append a new one. Each runs in its own
+ * transaction and bumps PRAGMA user_version (meta.c).
+ */
+#include "meta/meta.h"
+
+const struct migration meta_migrations[] = {
+    {"users, keys, tokens, projects, members, datasets, shares, audit",
+     "CREATE TABLE users ("
+     "  id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, pw_hash TEXT,"
+     "  admin INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+     "CREATE TABLE api_keys ("
+     "  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     "  name TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, created INTEGER NOT NULL,"
+     "  UNIQUE(user_id, name));"
+     "CREATE TABLE tokens ("
+     "  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     "  token_hash TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, project_id INTEGER,"
+     "  expires INTEGER NOT NULL, created INTEGER NOT NULL);"
+     "CREATE INDEX tokens_expires ON tokens(expires);"
+     "CREATE TABLE projects ("
+     "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',"
+     "  owner_id INTEGER NOT NULL REFERENCES users(id), created INTEGER NOT NULL);"
+     "CREATE TABLE members ("
+     "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     "  role TEXT NOT NULL CHECK (role IN ('data_owner','data_scientist')),"
+     "  added INTEGER NOT NULL, PRIMARY KEY (project_id, user_id));"
+     "CREATE INDEX members_user ON members(user_id);"
+     "CREATE TABLE datasets ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', builtin INTEGER NOT NULL DEFAULT 0,"
+     "  created INTEGER NOT NULL, UNIQUE(project_id, name));"
+     "CREATE TABLE shares ("
+     "  dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,"
+     "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  permission TEXT NOT NULL CHECK (permission IN ('read','read_write')),"
+     "  status TEXT NOT NULL CHECK (status IN ('pending','accepted')),"
+     "  created INTEGER NOT NULL, PRIMARY KEY (dataset_id, project_id));"
+     "CREATE INDEX shares_project ON shares(project_id);"
+     "CREATE TABLE audit ("
+     "  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, user TEXT NOT NULL, project_id INTEGER,"
+     "  action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, status INTEGER NOT NULL,"
+     "  detail TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX audit_project ON audit(project_id, id)"},
+};
+
+const int meta_migrations_count = (int)(sizeof meta_migrations / sizeof meta_migrations[0]);
