@@ -16,7 +16,9 @@
  *
  * Paths are relative to the API base `ADDR/api/v1` and begin with '/'
  * (`/projects/demo/files/Resources/a.csv?op=stat`). Names and file paths
- * put into them must be percent-encoded with oast_escape().
+ * put into them must be percent-encoded with oast_escape(). Paths are sent
+ * as given: "." and ".." segments are not folded away but reach the
+ * server, which refuses them.
  *
  * Every call returns 0 or a negative OAST_E* code (oast/error.h) and fills
  * the caller's oast_err with a sentence for a person. When the server

@@ -1,6 +1,7 @@
 /*
- * audit.c — `oast audit PROJECT`: who did what in a project, newest
- * first, refused attempts included (data owners only).
+ * audit.c — `oast audit [PROJECT]`: who did what in a project (data
+ * owners) or on the whole server (administrators), newest first, refused
+ * attempts included.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -21,11 +22,8 @@ static int run(struct cli_ctx *ctx, struct cli_args *a) {
   long n = limit ? strtol(limit, &end, 10) : 100;
   if (limit && (*end || end == limit || n < 1 || n > 1000))
     return cli_usage(ctx, "--limit must be a number from 1 to 1000, not \"%s\"", limit);
-  json_t *out = NULL;
-  int rc = cli_call(ctx, "GET", NULL, &out, "/projects/%s/audit?limit=%d", a->pos[0], (int)n);
-  if (rc == CLI_OK) cli_print_items(ctx, out, cols);
-  json_decref(out);
-  return rc;
+  if (a->npos) return cli_get_items(ctx, cols, "/projects/%s/audit?limit=%d", a->pos[0], (int)n);
+  return cli_get_items(ctx, cols, "/audit?limit=%d", (int)n);
 }
 
 static const struct cli_opt opts[] = {
@@ -34,12 +32,13 @@ static const struct cli_opt opts[] = {
 };
 
 static const struct cli_verb verbs[] = {
-    {NULL, "PROJECT [--limit N]", "Show a project's audit log, newest first (data owners only).",
+    {NULL, "[PROJECT] [--limit N]", "Show a project's audit log, newest first (data owners only).",
      "Every change and every refused attempt is recorded with its time, user,\n"
      "action (project.create, file.put, member.add, ...), target and outcome\n"
-     "(ok, denied or error).\n"
+     "(ok, denied or error). Without PROJECT, the whole server's log\n"
+     "(administrators only).\n"
      "\nExample:\n  oast audit demo --limit 20\n",
-     opts, 1, 1, 0, run},
+     opts, 0, 1, 0, run},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL},
 };
 

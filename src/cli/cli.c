@@ -13,6 +13,7 @@
  */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,8 @@ static void noun_help(FILE *f, const struct cli_noun *n) {
     verb_help(f, n, &n->verbs[0]);
     return;
   }
-  fprintf(f, "usage: oast %s <command> [<args>]\n\n%s.\n\nCommands:\n", n->name, n->summary);
+  fprintf(f, "usage: oast %s <command> [<args>]\n\n%c%s.\n\nCommands:\n", n->name, toupper((unsigned char)n->summary[0]),
+          n->summary + 1);
   for (const struct cli_verb *v = n->verbs; v->run; v++) fprintf(f, "  %-12s %s\n", v->name, v->summary);
   fprintf(f, "\nRun `oast %s <command> --help` for its arguments and options.\n", n->name);
 }

@@ -209,6 +209,11 @@ char *cli_path(const char *fmt, ...);
  */
 int cli_call(struct cli_ctx *ctx, const char *method, json_t *body, json_t **out, const char *fmt, ...);
 
+/* GET the path (cli_path format) and print its "items" as a table of cols, or its JSON. */
+int cli_get_items(struct cli_ctx *ctx, const struct cli_col *cols, const char *fmt, ...);
+/* GET the path (cli_path format) and print the object as "field: value" lines of cols, or its JSON. */
+int cli_get_object(struct cli_ctx *ctx, const struct cli_col *cols, const char *fmt, ...);
+
 /* Prints j as indented JSON on stdout. */
 void cli_print_json(struct cli_ctx *ctx, json_t *j);
 /* Prints resp: in --json mode as JSON, else its "items" as a table of cols (NULL-header-terminated). */

@@ -68,15 +68,46 @@ char *cli_path(const char *fmt, ...) {
   return s;
 }
 
-int cli_call(struct cli_ctx *ctx, const char *method, json_t *body, json_t **out, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
+static int vcall(struct cli_ctx *ctx, const char *method, json_t *body, json_t **out, const char *fmt, va_list ap) {
   char *path = vpath(fmt, ap);
-  va_end(ap);
   oast_err e;
   int rc = client_request_json(ctx->client, method, path, body, NULL, out, &e);
   free(path);
   return rc ? cli_fail(ctx, &e) : CLI_OK;
+}
+
+int cli_call(struct cli_ctx *ctx, const char *method, json_t *body, json_t **out, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = vcall(ctx, method, body, out, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* GET a path and show the answer with `show`. */
+static int vget(struct cli_ctx *ctx, const struct cli_col *cols,
+                void (*show)(struct cli_ctx *, json_t *, const struct cli_col *), const char *fmt, va_list ap) {
+  json_t *out = NULL;
+  int rc = vcall(ctx, "GET", NULL, &out, fmt, ap);
+  if (rc == CLI_OK) show(ctx, out, cols);
+  json_decref(out);
+  return rc;
+}
+
+int cli_get_items(struct cli_ctx *ctx, const struct cli_col *cols, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = vget(ctx, cols, cli_print_items, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int cli_get_object(struct cli_ctx *ctx, const struct cli_col *cols, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = vget(ctx, cols, cli_print_object, fmt, ap);
+  va_end(ap);
+  return rc;
 }
 
 int cli_remote_parse(const char *arg, char **project, char **rest, bool *trailing_slash, oast_err *e) {

@@ -7,8 +7,14 @@
 
 #include "cli/command.h"
 
+/* The sharing columns are shown only when some dataset is shared. */
 int cli_dataset_list(struct cli_ctx *ctx, const char *project) {
   static const struct cli_col cols[] = {
+      {"NAME", "name", CELL_TEXT},
+      {"DESCRIPTION", "description", CELL_TEXT},
+      {NULL, NULL, CELL_TEXT},
+  };
+  static const struct cli_col shared_cols[] = {
       {"NAME", "name", CELL_TEXT},
       {"SHARED_FROM", "shared_from", CELL_TEXT},
       {"PERMISSION", "permission", CELL_TEXT},
@@ -18,7 +24,13 @@ int cli_dataset_list(struct cli_ctx *ctx, const char *project) {
   };
   json_t *out = NULL;
   int rc = cli_call(ctx, "GET", NULL, &out, "/projects/%s/datasets", project);
-  if (rc == CLI_OK) cli_print_items(ctx, out, cols);
+  if (rc == CLI_OK) {
+    bool shared = false;
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(out, "items"), i, item) shared |= json_object_get(item, "shared_from") != NULL;
+    cli_print_items(ctx, out, shared ? shared_cols : cols);
+  }
   json_decref(out);
   return rc;
 }

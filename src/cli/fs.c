@@ -143,10 +143,7 @@ static int stat_(struct cli_ctx *ctx, struct cli_args *a) {
   struct remote r;
   int rc = remote(ctx, a->pos[0], 1, &r);
   if (rc) return rc;
-  json_t *out = NULL;
-  rc = cli_call(ctx, "GET", NULL, &out, "/projects/%s/files/%P?op=stat", r.project, r.rest);
-  if (rc == CLI_OK) cli_print_object(ctx, out, cols);
-  json_decref(out);
+  rc = cli_get_object(ctx, cols, "/projects/%s/files/%P?op=stat", r.project, r.rest);
   remote_free(&r);
   return rc;
 }

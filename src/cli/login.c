@@ -48,6 +48,7 @@ static int with_password(struct cli_ctx *ctx, struct cli_args *a, const char *us
   else if (cli_read_password("Password: ", &password, &e) != 0) return cli_usage(ctx, "%s", e.msg);
 
   oast_client_set_key(ctx->client, NULL);
+  ctx->cfg.key_from = NULL; /* errors from here on are not about a configured key */
   json_t *body = json_pack("{s:s, s:s}", "username", user, "password", password);
   rc = cli_call(ctx, "POST", body, &tok, "/auth/login");
   json_decref(body);

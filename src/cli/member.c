@@ -24,11 +24,7 @@ static int list(struct cli_ctx *ctx, struct cli_args *a) {
       {"ROLE", "role", CELL_TEXT},
       {NULL, NULL, CELL_TEXT},
   };
-  json_t *out = NULL;
-  int rc = cli_call(ctx, "GET", NULL, &out, "/projects/%s/members", a->pos[0]);
-  if (rc == CLI_OK) cli_print_items(ctx, out, cols);
-  json_decref(out);
-  return rc;
+  return cli_get_items(ctx, cols, "/projects/%s/members", a->pos[0]);
 }
 
 static int set_role(struct cli_ctx *ctx, struct cli_args *a) {

@@ -26,19 +26,11 @@ static int create(struct cli_ctx *ctx, struct cli_args *a) {
 }
 
 static int list(struct cli_ctx *ctx, struct cli_args *a) {
-  json_t *out = NULL;
-  int rc = cli_call(ctx, "GET", NULL, &out, "/projects");
-  if (rc == CLI_OK) cli_print_items(ctx, out, project_cols);
-  json_decref(out);
-  return rc;
+  return cli_get_items(ctx, project_cols, "/projects");
 }
 
 static int show(struct cli_ctx *ctx, struct cli_args *a) {
-  json_t *out = NULL;
-  int rc = cli_call(ctx, "GET", NULL, &out, "/projects/%s", a->pos[0]);
-  if (rc == CLI_OK) cli_print_object(ctx, out, project_cols);
-  json_decref(out);
-  return rc;
+  return cli_get_object(ctx, project_cols, "/projects/%s", a->pos[0]);
 }
 
 static int delete(struct cli_ctx *ctx, struct cli_args *a) {

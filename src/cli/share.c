@@ -41,10 +41,7 @@ static int list(struct cli_ctx *ctx, struct cli_args *a) {
   char *p, *ds;
   int rc = cli_dataset_arg(ctx, a->pos[0], &p, &ds);
   if (rc) return rc;
-  json_t *out = NULL;
-  rc = cli_call(ctx, "GET", NULL, &out, "/projects/%s/datasets/%s/shares", p, ds);
-  if (rc == CLI_OK) cli_print_items(ctx, out, cols);
-  json_decref(out);
+  rc = cli_get_items(ctx, cols, "/projects/%s/datasets/%s/shares", p, ds);
   free(p);
   free(ds);
   return rc;

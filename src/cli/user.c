@@ -14,6 +14,12 @@ static const struct cli_col user_cols[] = {
     {"ADMIN", "admin", CELL_YESNO},
     {NULL, NULL, CELL_TEXT},
 };
+static const struct cli_col user_list_cols[] = {
+    {"USERNAME", "username", CELL_TEXT},
+    {"ADMIN", "admin", CELL_YESNO},
+    {"CREATED", "created", CELL_TEXT},
+    {NULL, NULL, CELL_TEXT},
+};
 
 /* The new user's password: --password, else asked twice on the terminal. */
 static int new_password(struct cli_ctx *ctx, struct cli_args *a, char **out) {
@@ -44,7 +50,8 @@ static int create(struct cli_ctx *ctx, struct cli_args *a) {
   char *password;
   int rc = new_password(ctx, a, &password);
   if (rc) return rc;
-  json_t *body = json_pack("{s:s, s:s}", "username", a->pos[0], "password", password);
+  json_t *body = json_pack("{s:s, s:s, s:b}", "username", a->pos[0], "password", password, "admin",
+                           cli_flag(a, "admin"));
   json_t *out = NULL;
   rc = cli_call(ctx, "POST", body, &out, "/users");
   json_decref(body);
@@ -55,19 +62,11 @@ static int create(struct cli_ctx *ctx, struct cli_args *a) {
 }
 
 static int me(struct cli_ctx *ctx, struct cli_args *a) {
-  json_t *out = NULL;
-  int rc = cli_call(ctx, "GET", NULL, &out, "/users/me");
-  if (rc == CLI_OK) cli_print_object(ctx, out, user_cols);
-  json_decref(out);
-  return rc;
+  return cli_get_object(ctx, user_cols, "/users/me");
 }
 
 static int list(struct cli_ctx *ctx, struct cli_args *a) {
-  json_t *out = NULL;
-  int rc = cli_call(ctx, "GET", NULL, &out, "/users");
-  if (rc == CLI_OK) cli_print_items(ctx, out, user_cols);
-  json_decref(out);
-  return rc;
+  return cli_get_items(ctx, user_list_cols, "/users");
 }
 
 static int key_create(struct cli_ctx *ctx, struct cli_args *a) {
@@ -94,11 +93,7 @@ static int key_list(struct cli_ctx *ctx, struct cli_args *a) {
       {"CREATED", "created", CELL_TEXT},
       {NULL, NULL, CELL_TEXT},
   };
-  json_t *out = NULL;
-  int rc = cli_call(ctx, "GET", NULL, &out, "/users/me/api-keys");
-  if (rc == CLI_OK) cli_print_items(ctx, out, cols);
-  json_decref(out);
-  return rc;
+  return cli_get_items(ctx, cols, "/users/me/api-keys");
 }
 
 static int key_delete(struct cli_ctx *ctx, struct cli_args *a) {
@@ -108,12 +103,13 @@ static int key_delete(struct cli_ctx *ctx, struct cli_args *a) {
 }
 
 static const struct cli_opt create_opts[] = {
-    {"password", 0, "PASSWORD", "the new user's password (else asked twice on the terminal)"},
+    {"password", 0, "PASSWORD", "the new user's password, 8 to 256 characters (else asked twice on the terminal)"},
+    {"admin", 0, NULL, "make the user an administrator"},
     {NULL, 0, NULL, NULL},
 };
 
 static const struct cli_verb verbs[] = {
-    {"create", "NAME [--password PASSWORD]", "Create a user (administrators only).",
+    {"create", "NAME [--password PASSWORD] [--admin]", "Create a user (administrators only).",
      "Example:\n  oast user create alice --password 's3cret-pass'\n", create_opts, 1, 1, 0, create},
     {"me", "", "Show who the API key in use belongs to.", NULL, NULL, 0, 0, 0, me},
     {"list", "", "List the users (administrators only).", NULL, NULL, 0, 0, 0, list},

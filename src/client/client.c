@@ -232,6 +232,8 @@ int client_perform(oast_client *c, struct xfer *x, oast_err *e) {
   curl_easy_setopt(h, CURLOPT_USERAGENT, "oast/" OAST_VERSION);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  /* Send "." and ".." segments as written, for the server to refuse; curl would otherwise fold them away. */
+  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
