@@ -4,7 +4,7 @@
 
 PYTHON ?= /usr/bin/python3
 CC ?= cc
-PKGS := libmicrohttpd gnutls libcurl jansson sqlite3 libargon2 lmdb libzstd yaml-0.1
+PKGS := libmicrohttpd gnutls libcurl jansson sqlite3 libargon2 lmdb libzstd zlib yaml-0.1
 
 ifeq ($(SANITIZE),)
 BUILD ?= build
@@ -59,11 +59,16 @@ $(BUILD)/oast: $(MAIN_OBJ) $(CLI_OBJ) $(SERVER_OBJ) $(LIB_OBJ)
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(CLI_OBJ) $(SERVER_OBJ) $(LIB_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
+# Test helper: dumps and writes Parquet files with our codec, so the
+# integration suite can check them against DuckDB.
+$(BUILD)/pqtool: $(BUILD)/obj/tests/tools/pqtool.o $(SERVER_OBJ) $(LIB_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
-integration: $(BUILD)/oast $(BUILD)/liboast.so
-	OAST_BIN=$(abspath $(BUILD)/oast) OAST_LIB=$(abspath $(BUILD)/liboast.so) \
+integration: $(BUILD)/oast $(BUILD)/liboast.so $(BUILD)/pqtool
+	OAST_BIN=$(abspath $(BUILD)/oast) OAST_LIB=$(abspath $(BUILD)/liboast.so) OAST_PQTOOL=$(abspath $(BUILD)/pqtool) \
 	  PYTHONPATH=$(abspath python) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 # The README's test command: install, build, unit tests, integration suites.

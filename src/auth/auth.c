@@ -4,6 +4,7 @@
 #include <argon2.h>
 #include <string.h>
 
+#include "auth/cache.h"
 #include "http/server.h"
 #include "meta/meta.h"
 #include "util/alloc.h"
@@ -128,8 +129,15 @@ int auth_resolve(struct server *s, const char *authorization, struct principal *
   if (n != 4 + 64) return unauth(e, "the API key or token is not valid");
   char h[65];
   crypto_sha256_hex(secret, n, h);
+  int64_t cached_exp;
+  if (auth_cache_principal(s, h, p, &cached_exp)) {
+    if (cached_exp && cached_exp <= meta_now()) return unauth(e, "the token has expired; log in again");
+    return 0;
+  }
+  uint64_t gen = auth_cache_gen(s);
   sqlite3_stmt *st;
   int found = 0;
+  int64_t expires = 0;
   if (!strncmp(secret, AUTH_KEY_PREFIX, 4)) {
     st = meta_bind(meta_stmt(s->meta,
                              "SELECT u.id, u.username, u.admin FROM api_keys k JOIN users u ON u.id = k.user_id "
@@ -151,6 +159,7 @@ int auth_resolve(struct server *s, const char *authorization, struct principal *
     if (st && sqlite3_step(st) == SQLITE_ROW) {
       if (sqlite3_column_int64(st, 5) > meta_now()) {
         found = 1;
+        expires = sqlite3_column_int64(st, 5);
         p->user_id = sqlite3_column_int64(st, 0);
         snprintf(p->username, sizeof p->username, "%s", (const char *)sqlite3_column_text(st, 1));
         p->admin = sqlite3_column_int(st, 2) != 0;
@@ -166,6 +175,7 @@ int auth_resolve(struct server *s, const char *authorization, struct principal *
     if (st) sqlite3_reset(st);
   }
   if (!found) return unauth(e, "the API key or token is not valid");
+  auth_cache_put_principal(s, gen, h, p, expires);
   return 0;
 }
 
@@ -180,7 +190,15 @@ int auth_login(struct server *s, const char *username, const char *password, int
     if (hp) hash = xstrdup((const char *)hp);
   }
   if (st) sqlite3_reset(st);
-  bool ok = id && hash && auth_verify_password(hash, password);
+  bool ok;
+  if (hash) {
+    ok = id && auth_verify_password(hash, password);
+  } else {
+    /* Spend the same time for an unknown user, so a login does not reveal which names exist. */
+    char *dummy = NULL;
+    if (auth_hash_password(password, &dummy, NULL) == 0) free(dummy);
+    ok = false;
+  }
   free(hash);
   if (!ok) return oast_err_set(e, OAST_EUNAUTHENTICATED, "wrong username or password");
   *user_id = id;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/cache.h"
 #include "http/server.h"
 #include "meta/meta.h"
 
@@ -40,6 +41,9 @@ int authz_deny(struct req *r, oast_err *e, int code, const char *fmt, ...) {
 int authz_project(struct req *r, const char *name, struct project_ref *out, oast_err *e) {
   struct server *s = r->srv;
   memset(out, 0, sizeof *out);
+  if (auth_cache_project(s, r->who.user_id, name, out)) goto decide;
+  {
+  uint64_t gen = auth_cache_gen(s);
   sqlite3_stmt *st = meta_bind(meta_stmt(s->meta,
                                          "SELECT p.id, m.role FROM projects p LEFT JOIN members m "
                                          "ON m.project_id = p.id AND m.user_id = ? WHERE p.name = ?"),
@@ -55,11 +59,14 @@ int authz_project(struct req *r, const char *name, struct project_ref *out, oast
   /* The project id is kept even for a refusal, so the owner's audit shows the attempt. */
   out->id = id;
   snprintf(out->name, sizeof out->name, "%s", name);
-  if (!id || !role[0] || (r->who.only_project && r->who.only_project != id)) {
-    if (!id) out->id = 0;
+  snprintf(out->role, sizeof out->role, "%s", role);
+  if (strlen(name) < sizeof out->name) auth_cache_put_project(s, gen, r->who.user_id, out);
+  }
+decide:
+  if (!out->id || !out->role[0] || (r->who.only_project && r->who.only_project != out->id)) {
+    out->role[0] = '\0';
     return authz_deny(r, e, OAST_ENOT_FOUND, "project \"%.64s\" not found", name);
   }
-  snprintf(out->role, sizeof out->role, "%s", role);
   return 0;
 }
 
@@ -74,6 +81,8 @@ int authz_dataset(struct req *r, const char *ds, enum right right, struct datase
   memset(out, 0, sizeof *out);
   const char *sep = strstr(ds, "::");
   if (!sep) {
+    if (auth_cache_dataset(s, r->proj.id, ds, out)) return authz_require(r, right, e);
+    uint64_t gen = auth_cache_gen(s);
     sqlite3_stmt *st = meta_bind(
         meta_stmt(s->meta, "SELECT id, builtin FROM datasets WHERE project_id = ? AND name = ?"), "is",
         r->proj.id, ds);
@@ -86,6 +95,7 @@ int authz_dataset(struct req *r, const char *ds, enum right right, struct datase
     out->owner_project_id = r->proj.id;
     snprintf(out->owner_project, sizeof out->owner_project, "%s", r->proj.name);
     snprintf(out->name, sizeof out->name, "%s", ds);
+    if (strlen(ds) < sizeof out->name) auth_cache_put_dataset(s, gen, r->proj.id, out);
     return authz_require(r, right, e);
   }
   /* "q::name": a dataset of project q shared with this project. */

@@ -54,7 +54,8 @@ struct dataset_ref {
 
 /*
  * Resolves `ds` ("name" or "q::name") in r->proj and checks `right` on it.
- * 404 when it does not exist or is not shared (accepted) with the project.
+ * 404 when it does not exist or is not shared with the project; 403 while
+ * a share is still pending (the message says who must accept it).
  */
 int authz_dataset(struct req *r, const char *ds, enum right right, struct dataset_ref *out, oast_err *e);
 

@@ -76,6 +76,8 @@ struct req {
   void (*state_free)(void *);
   char audit_target[512];             /* what the audit line names; defaults to the path */
   int status;                         /* final HTTP status, for the audit */
+  bool has_body;                      /* Content-Length > 0 or chunked */
+  bool admitted;                      /* authenticated and authorized */
   oast_err pending_error;             /* a refusal found mid-body, answered at its end */
   bool denied;                        /* refused by authz: audited as "denied" */
 };

@@ -10,13 +10,16 @@
  * by segment, so an encoded "/" or NUL inside a segment is seen for what
  * it is instead of silently changing the path.
  */
+#define _GNU_SOURCE
 #include "http/router.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "auth/auth.h"
+#include "auth/cache.h"
 #include "auth/authz.h"
 #include "http/server.h"
 #include "meta/meta.h"
@@ -67,68 +70,74 @@ static int split_raw(const char *url, struct seg *segs, int max) {
   return n;
 }
 
-/* 1: matched; 0: no; params filled on a match. Decoding errors give -1. */
-static int match(struct req *r, const struct route *rt, const struct seg *segs, int nseg, const char *url) {
-  struct seg pat[32];
-  int np = split_raw(rt->pattern, pat, 32);
-  int nparams = 0;
-  char *vals[REQ_MAX_PARAMS];
-  size_t lens[REQ_MAX_PARAMS];
-  char *names[REQ_MAX_PARAMS];
-  int i;
-  for (i = 0; i < np; i++) {
-    const struct seg *ps = &pat[i];
-    if (ps->n >= 3 && ps->p[0] == '{' && ps->p[1] == '*') {
-      /* The rest of the path, possibly empty. */
-      const char *rest = i < nseg ? segs[i].p : url + strlen(url);
-      char *v;
-      size_t vn;
-      if (url_decode(rest, strlen(rest), &v, &vn) != 0) goto bad;
-      names[nparams] = xstrndup(ps->p + 2, ps->n - 3);
-      vals[nparams] = v;
-      lens[nparams] = vn;
-      nparams++;
-      i = np;
-      nseg = np; /* consumed */
-      break;
+/*
+ * Route patterns are split into segments once, on first use, so matching
+ * a request compares literal segments without allocating and decodes only
+ * the captures of the route that matched.
+ */
+#define MAX_PATTERN_SEGS 16
+struct compiled {
+  const struct route *rt;
+  int nseg;
+  struct seg segs[MAX_PATTERN_SEGS];
+  bool tail;            /* the last segment is {*name} */
+};
+static struct compiled *compiled_routes;
+static size_t ncompiled;
+static pthread_once_t compile_once = PTHREAD_ONCE_INIT;
+
+static void compile_routes(void) {
+  size_t n = 0;
+  for (const struct route *const *t = router_tables; *t; t++)
+    for (const struct route *rt = *t; rt->method; rt++) n++;
+  compiled_routes = xcalloc(n ? n : 1, sizeof *compiled_routes);
+  for (const struct route *const *t = router_tables; *t; t++)
+    for (const struct route *rt = *t; rt->method; rt++) {
+      struct compiled *c = &compiled_routes[ncompiled++];
+      c->rt = rt;
+      c->nseg = split_raw(rt->pattern, c->segs, MAX_PATTERN_SEGS);
+      const struct seg *last = c->nseg > 0 ? &c->segs[c->nseg - 1] : NULL;
+      c->tail = last && last->n >= 3 && last->p[0] == '{' && last->p[1] == '*';
     }
-    if (i >= nseg) goto no;
-    if (ps->n >= 2 && ps->p[0] == '{') {
-      char *v;
-      size_t vn;
-      if (url_decode(segs[i].p, segs[i].n, &v, &vn) != 0) goto bad;
-      if (nparams == REQ_MAX_PARAMS) {
-        free(v);
-        goto no;
-      }
-      names[nparams] = xstrndup(ps->p + 1, ps->n - 2);
-      vals[nparams] = v;
-      lens[nparams] = vn;
-      nparams++;
-    } else if (ps->n != segs[i].n || memcmp(ps->p, segs[i].p, ps->n) != 0) {
-      goto no;
+}
+
+static bool is_capture(const struct seg *s) { return s->n >= 2 && s->p[0] == '{'; }
+
+/* Whether the raw segments fit the pattern, comparing literals only. */
+static bool fits(const struct compiled *c, const struct seg *segs, int nseg) {
+  int fixed = c->tail ? c->nseg - 1 : c->nseg;
+  if (c->tail ? nseg < fixed : nseg != fixed) return false;
+  for (int i = 0; i < fixed; i++) {
+    const struct seg *ps = &c->segs[i];
+    if (is_capture(ps)) continue;
+    if (ps->n != segs[i].n || memcmp(ps->p, segs[i].p, ps->n) != 0) return false;
+  }
+  return true;
+}
+
+/* Decodes the captures of a fitting route into r; -1 on a malformed escape. */
+static int capture(struct req *r, const struct compiled *c, const struct seg *segs, int nseg, const char *url) {
+  int np = 0;
+  for (int i = 0; i < c->nseg && np < REQ_MAX_PARAMS; i++) {
+    const struct seg *ps = &c->segs[i];
+    if (!is_capture(ps)) continue;
+    bool tail = c->tail && i == c->nseg - 1;
+    const char *from = tail ? (i < nseg ? segs[i].p : url + strlen(url)) : segs[i].p;
+    size_t len = tail ? strlen(from) : segs[i].n;
+    char *v;
+    size_t vn;
+    if (url_decode(from, len, &v, &vn) != 0) {
+      r->nparams = np;
+      router_free_params(r);
+      return -1;
     }
+    r->param_names[np] = tail ? xstrndup(ps->p + 2, ps->n - 3) : xstrndup(ps->p + 1, ps->n - 2);
+    r->param_vals[np] = v;
+    r->param_lens[np] = vn;
+    np++;
   }
-  if (nseg != np) goto no;
-  for (int k = 0; k < nparams; k++) {
-    r->param_names[k] = names[k];
-    r->param_vals[k] = vals[k];
-    r->param_lens[k] = lens[k];
-  }
-  r->nparams = nparams;
-  return 1;
-no:
-  for (int k = 0; k < nparams; k++) {
-    free(names[k]);
-    free(vals[k]);
-  }
+  r->nparams = np;
   return 0;
-bad:
-  for (int k = 0; k < nparams; k++) {
-    free(names[k]);
-    free(vals[k]);
-  }
-  return -1;
 }
 
 void router_free_params(struct req *r) {
@@ -141,22 +150,22 @@ void router_free_params(struct req *r) {
 
 /* Finds the route; 0, or an error (404 unknown path, 405 wrong method, 400 bad escape). */
 int router_find(struct req *r, const char *url, const char *method, oast_err *e) {
-  struct seg segs[72];
-  int nseg = split_raw(url, segs, 72);
-  if (nseg < 0) return oast_err_set(e, OAST_ENOT_FOUND, "no such route");
+  pthread_once(&compile_once, compile_routes);
+  struct seg segs[80];
+  int nseg = split_raw(url, segs, 80);
+  if (nseg < 0) return oast_err_set(e, OAST_EBAD_REQUEST, "the URL has more than 80 path segments");
   bool path_matched = false;
-  for (const struct route *const *t = router_tables; *t; t++) {
-    for (const struct route *rt = *t; rt->method; rt++) {
-      int m = match(r, rt, segs, nseg, url);
-      if (m < 0) return oast_err_set(e, OAST_EBAD_REQUEST, "the URL has a malformed percent-escape");
-      if (m == 0) continue;
-      if (strcmp(rt->method, method) == 0 || (!strcmp(method, "HEAD") && !strcmp(rt->method, "GET"))) {
-        r->route = rt;
-        return 0;
-      }
+  for (size_t i = 0; i < ncompiled; i++) {
+    const struct compiled *c = &compiled_routes[i];
+    if (!fits(c, segs, nseg)) continue;
+    if (strcmp(c->rt->method, method) != 0 && !(!strcmp(method, "HEAD") && !strcmp(c->rt->method, "GET"))) {
       path_matched = true;
-      router_free_params(r);
+      continue;
     }
+    if (capture(r, c, segs, nseg, url) != 0)
+      return oast_err_set(e, OAST_EBAD_REQUEST, "the URL has a malformed percent-escape");
+    r->route = c->rt;
+    return 0;
   }
   if (path_matched) return oast_err_set(e, OAST_EMETHOD, "method %s is not allowed on %s", method, url);
   return oast_err_set(e, OAST_ENOT_FOUND, "no route %s %s", method, url);
@@ -265,7 +274,8 @@ static enum MHD_Result finish(struct req *r, struct resp *w, oast_err *e, int rc
   if (w->status == 0) w->status = 200;
   if (w->status >= 500) log_error("%s %s -> %d: %s", r->method, r->path, w->status, e->msg);
   r->status = w->status;
-  audit_req(r, w->status, rc != 0);
+  if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) auth_cache_invalidate(r->srv);
+  audit_req(r, w->status, rc != 0 || w->status >= 400);
   return send_resp(r->conn, w);
 }
 
@@ -287,9 +297,18 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char
     r->path = url_decode(url, strlen(url), &dec, &dn) == 0 ? dec : xstrdup(url);
     buf_init(&r->body, s->cfg.max_json_body);
     int rc = router_find(r, url, method, &e);
+    /*
+     * A request without a body is admitted in the final callback, inside one
+     * read transaction with its handler: libmicrohttpd closes the connection
+     * of a request answered on its first callback, and one transaction
+     * instead of one per query halves the database's locking.
+     */
+    const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    r->has_body = (cl && strtoull(cl, NULL, 10) > 0) || (te && strcasestr(te, "chunked"));
+    if (!rc && !r->has_body) return MHD_YES;
     if (!rc) rc = admit(r, &e);
     if (!rc) {
-      const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
       uint64_t max = (r->route->flags & ROUTE_STREAM) ? s->cfg.max_upload : s->cfg.max_json_body;
       if (cl && strtoull(cl, NULL, 10) > max)
         rc = oast_err_set(&e, OAST_ETOO_LARGE, "the request body (%s bytes) is larger than the limit of %" PRIu64 " bytes",
@@ -299,10 +318,15 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char
       rc = r->route->begin(r, &e);
       if (!rc && !r->upload_max) r->upload_max = s->cfg.max_upload;
     }
+    if (rc && !r->has_body) {
+      r->pending_error = e;
+      return MHD_YES;
+    }
     if (rc) {
       struct resp w = {0};
       return finish(r, &w, &e, rc);
     }
+    r->admitted = true;
     return MHD_YES;
   }
   if (*upload_data_size) {
@@ -332,13 +356,27 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char
     }
     return MHD_YES;
   }
-  if (r->pending_error.code) {
+  if (r->pending_error.code || !r->route) {
     struct resp w = {0};
     e = r->pending_error;
-    return finish(r, &w, &e, e.code);
+    if (!e.code) router_find(r, url, method, &e);
+    return finish(r, &w, &e, e.code ? e.code : OAST_EINTERNAL);
   }
   struct resp w = {0};
-  int rc = r->route->fn(r, &w, &e);
+  int rc = 0;
+  bool read_txn = false;
+  if (!r->admitted) {
+    /* Bodiless: admit now, and run reads in one transaction. */
+    read_txn = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (read_txn && sqlite3_exec(meta_db(s->meta), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) read_txn = false;
+    rc = admit(r, &e);
+    if (!rc && (r->route->flags & ROUTE_STREAM) && r->route->begin) {
+      rc = r->route->begin(r, &e);
+      if (!rc && !r->upload_max) r->upload_max = s->cfg.max_upload;
+    }
+  }
+  if (!rc) rc = r->route->fn(r, &w, &e);
+  if (read_txn) meta_rollback(s->meta);
   return finish(r, &w, &e, rc);
 }
 

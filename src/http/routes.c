@@ -9,7 +9,12 @@ extern const struct route auth_routes[];
 extern const struct route project_routes[];
 extern const struct route dataset_routes[];
 extern const struct route file_routes[];
+extern const struct route fg_routes[];
+extern const struct route fg_ingest_routes[];
+extern const struct route fg_data_routes[];
+extern const struct route model_routes[];
+extern const struct route prov_routes[];
 
 const struct route *const router_tables[] = {
-    system_routes, auth_routes, project_routes, dataset_routes, file_routes, NULL,
+    system_routes, auth_routes, project_routes, dataset_routes, file_routes, fg_routes, fg_ingest_routes, fg_data_routes, model_routes, prov_routes, NULL,
 };

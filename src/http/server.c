@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "fstore/fstore.h"
+#include "fstore/online.h"
 #include "http/router.h"
 #include "meta/meta.h"
 #include "util/alloc.h"
@@ -106,6 +108,14 @@ int server_init(struct server *s, oast_err *e) {
   if ((rc = meta_open(&s->meta, db, e))) goto out;
   if ((rc = ensure_admin(s, e))) goto out;
   auth_tokens_sweep(s);
+  {
+    char *online = fs_join(s->cfg.home, "online");
+    rc = online_open(&s->online, online, 0, e);
+    free(online);
+    if (rc) goto out;
+  }
+  /* The online store must agree with the offline commits (a crash can leave it one ahead). */
+  if ((rc = fstore_recover(s, e))) goto out;
 out:
   free(run);
   free(db);
@@ -113,6 +123,8 @@ out:
 }
 
 void server_release(struct server *s) {
+  online_free(s->online);
+  s->online = NULL;
   meta_free(s->meta);
   s->meta = NULL;
   free(s->fs_root);
@@ -286,7 +298,7 @@ int server_main(int argc, char **argv) {
                            MHD_OPTION_NOTIFY_COMPLETED, router_completed, &s,
                            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)600,
-                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
                            MHD_OPTION_END);
   if (!s.mhd) {

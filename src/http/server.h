@@ -11,6 +11,7 @@
 #include "oast/error.h"
 
 struct meta;
+struct online;
 struct MHD_Daemon;
 
 struct server_config {
@@ -27,10 +28,12 @@ struct server_config {
 struct server {
   struct server_config cfg;
   struct meta *meta;
+  struct online *online;    /* the online feature store (LMDB) */
   char *fs_root;            /* <home>/fs/Projects (owned) */
   char *tmp_dir;            /* <home>/tmp (owned) */
   struct MHD_Daemon *mhd;
   volatile int stopping;
+  _Atomic uint64_t access_gen;  /* bumped by every change that may affect access (auth/cache.h) */
 };
 
 /* `oast server ...`: parses flags, runs until SIGTERM/SIGINT. Exit status. */

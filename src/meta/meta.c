@@ -192,6 +192,12 @@ void meta_rollback(struct meta *m) {
 
 int64_t meta_now(void) { return (int64_t)time(NULL); }
 
+int64_t meta_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void meta_time_iso(int64_t t, char out[32]) {
   time_t tt = (time_t)t;
   struct tm tm;

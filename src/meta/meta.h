@@ -57,6 +57,7 @@ int meta_error(struct meta *m, int rc, oast_err *e, const char *what);
 
 /* Seconds and the ISO-8601 UTC text of a time, for created/modified columns. */
 int64_t meta_now(void);
+int64_t meta_now_us(void); /* microseconds since the epoch */
 void meta_time_iso(int64_t t, char out[32]);
 
 /* The migration table, applied in order by meta_open. */

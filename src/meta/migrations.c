@@ -44,6 +44,39 @@ const struct migration meta_migrations[] = {
      "  action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, status INTEGER NOT NULL,"
      "  detail TEXT NOT NULL DEFAULT '');"
      "CREATE INDEX audit_project ON audit(project_id, id)"},
+    {"feature groups, commits, expectations, validations",
+     "CREATE TABLE featuregroups ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  name TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '',"
+     "  spec TEXT NOT NULL, online_enabled INTEGER NOT NULL DEFAULT 0, creator TEXT NOT NULL,"
+     "  created INTEGER NOT NULL, UNIQUE(project_id, name, version));"
+     "CREATE TABLE fg_commits ("
+     "  id INTEGER PRIMARY KEY, fg_id INTEGER NOT NULL REFERENCES featuregroups(id) ON DELETE CASCADE,"
+     "  committed_on INTEGER NOT NULL, operation TEXT NOT NULL, file TEXT,"
+     "  rows INTEGER NOT NULL, rows_inserted INTEGER NOT NULL, rows_updated INTEGER NOT NULL,"
+     "  rows_deleted INTEGER NOT NULL DEFAULT 0, stats TEXT, snapshot_file TEXT);"
+     "CREATE INDEX fg_commits_fg ON fg_commits(fg_id, id);"
+     "CREATE TABLE fg_expectations ("
+     "  fg_id INTEGER PRIMARY KEY REFERENCES featuregroups(id) ON DELETE CASCADE,"
+     "  suite TEXT NOT NULL, updated INTEGER NOT NULL);"
+     "CREATE TABLE fg_validations ("
+     "  id INTEGER PRIMARY KEY, fg_id INTEGER NOT NULL REFERENCES featuregroups(id) ON DELETE CASCADE,"
+     "  commit_id INTEGER, time INTEGER NOT NULL, success INTEGER NOT NULL, ingested INTEGER NOT NULL,"
+     "  report TEXT NOT NULL);"
+     "CREATE INDEX fg_validations_fg ON fg_validations(fg_id, id)"},
+    {"model registry, provenance",
+     "CREATE TABLE models ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  name TEXT NOT NULL, version INTEGER NOT NULL, framework TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+     "  metrics TEXT NOT NULL, input_example TEXT, model_schema TEXT, experiment_id INTEGER, trial_id INTEGER,"
+     "  training_data TEXT, source_path TEXT NOT NULL, creator TEXT NOT NULL, created INTEGER NOT NULL,"
+     "  UNIQUE(project_id, name, version));"
+     "CREATE TABLE provenance ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  src_kind TEXT NOT NULL, src TEXT NOT NULL, dst_kind TEXT NOT NULL, dst TEXT NOT NULL,"
+     "  relation TEXT NOT NULL, created INTEGER NOT NULL);"
+     "CREATE INDEX provenance_src ON provenance(project_id, src_kind, src);"
+     "CREATE INDEX provenance_dst ON provenance(project_id, dst_kind, dst)"},
 };
 
 const int meta_migrations_count = (int)(sizeof meta_migrations / sizeof meta_migrations[0]);

@@ -34,6 +34,12 @@
 
 int project_resolve_path(struct req *r, const char *path, size_t len, enum right right, int mkparents,
                          struct dataset_ref *ds, char **abs, char **relp, oast_err *e) {
+  return project_resolve_path_st(r, path, len, right, mkparents, ds, abs, relp, NULL, e);
+}
+
+int project_resolve_path_st(struct req *r, const char *path, size_t len, enum right right, int mkparents,
+                            struct dataset_ref *ds, char **abs, char **relp, struct stat *last, oast_err *e) {
+  if (last) last->st_mode = 0;
   char *norm = NULL, *dsname = NULL, *base = NULL;
   const char *rel;
   *abs = NULL;
@@ -63,6 +69,7 @@ int project_resolve_path(struct req *r, const char *path, size_t len, enum right
     buf_append(&cur, p, n);
     struct stat st;
     if (lstat(cur.data, &st) == 0) {
+      if (!s && last) *last = st;
       if (S_ISLNK(st.st_mode)) {
         rc = oast_err_set(e, OAST_EBAD_REQUEST, "the path crosses a symbolic link, which is not allowed");
         break;
@@ -87,6 +94,7 @@ int project_resolve_path(struct req *r, const char *path, size_t len, enum right
     buf_release(&cur);
     goto out;
   }
+  if (!rel[0] && last && lstat(cur.data, last) != 0) last->st_mode = 0;
   *abs = buf_detach(&cur, NULL);
   if (relp) *relp = xstrdup(rel);
 out:
@@ -289,17 +297,17 @@ static int files_get(struct req *r, struct resp *w, oast_err *e) {
   if (op && strcmp(op, "list") && strcmp(op, "stat") && strcmp(op, "preview"))
     return oast_err_set(e, OAST_EBAD_REQUEST, "query parameter \"op\" must be list, stat or preview, got \"%.32s\"", op);
   enum right right = op ? RIGHT_READ : RIGHT_DATA_IO;
-  if ((rc = project_resolve_path(r, path, len, right, 0, &ds, &abs, &rel, e))) return rc;
+  struct stat last;
+  if ((rc = project_resolve_path_st(r, path, len, right, 0, &ds, &abs, &rel, &last, e))) return rc;
   if (op && !strcmp(op, "list")) {
     rc = do_list(r, w, abs, e);
   } else if (op && !strcmp(op, "stat")) {
-    struct stat st;
-    if (lstat(abs, &st) != 0) {
+    if (last.st_mode == 0) {
       rc = oast_err_set(e, OAST_ENOT_FOUND, "no such file or directory");
     } else {
       const char *slash = strrchr(rel, '/');
       const char *name = rel[0] ? (slash ? slash + 1 : rel) : ds.name;
-      resp_json(w, 200, item_json(name, &st));
+      resp_json(w, 200, item_json(name, &last));
     }
   } else if (op) {
     rc = do_preview(r, w, abs, e);

@@ -31,6 +31,11 @@ char *project_dataset_dir(struct server *s, const struct dataset_ref *d);
 int project_resolve_path(struct req *r, const char *path, size_t len, enum right right, int mkparents,
                          struct dataset_ref *ds, char **abs, char **rel, oast_err *e);
 
+/* The same, also giving the lstat of the final component in *last (st_mode 0 when it does not exist). */
+struct stat;
+int project_resolve_path_st(struct req *r, const char *path, size_t len, enum right right, int mkparents,
+                            struct dataset_ref *ds, char **abs, char **rel, struct stat *last, oast_err *e);
+
 /* GET audit lines of project_id (0: all, for the admin) as {"items": [...]} */
 int audit_list(struct req *r, struct resp *w, int64_t project_id, oast_err *e);
 

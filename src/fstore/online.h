@@ -1,0 +1,61 @@
+/*
+ * online.h — the online feature store: the latest row of every primary
+ * key of online-enabled feature groups, in LMDB, for lookups in
+ * microseconds.
+ *
+ * Layout: one LMDB environment at <home>/online with one database. A row
+ * lives at key  [fg id: 8 bytes big-endian][encoded primary key]  and its
+ * value is the encoded row (every feature, nulls included). A marker at
+ * key [fg id][0xFF 'c'] holds the id of the last offline commit applied,
+ * written in the same LMDB transaction as the rows, so the online store
+ * always says exactly which offline commit it reflects; at start the
+ * server compares it with the offline store and rebuilds a group whose
+ * marker disagrees.
+ *
+ * Encoding of a value (also of key parts): a type-tagged, length-prefixed
+ * sequence, so keys of different types never collide and decoding needs
+ * no schema. Integers of all widths encode the same way, so a lookup with
+ * a JSON number finds an int or bigint key.
+ */
+#ifndef FSTORE_ONLINE_H
+#define FSTORE_ONLINE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "formats/table.h"
+#include "oast/error.h"
+#include "util/buf.h"
+
+struct online;
+
+/* Opens (creating) the store in dir. map_size: bytes of address space to reserve (0: 16 GiB). */
+int online_open(struct online **out, const char *dir, size_t map_size, oast_err *e);
+void online_free(struct online *o);
+
+/*
+ * Writes the rows of t (the group's full schema) for group fg_id and sets
+ * its marker to commit_id, in one transaction. pk: column indexes of the
+ * primary key. Later rows win over earlier ones with the same key.
+ */
+int online_apply(struct online *o, int64_t fg_id, const struct table *t, const int *pk, size_t npk, int64_t commit_id,
+                 oast_err *e);
+/* Removes every row and the marker of a group (before a rebuild, or when it is deleted). */
+int online_drop(struct online *o, int64_t fg_id, oast_err *e);
+/* The commit the group's rows reflect; 0 when it has none. */
+int64_t online_marker(struct online *o, int64_t fg_id);
+
+/*
+ * Looks up one row by its primary key values given as JSON (in pk order).
+ * On a hit, appends the row's values as JSON to *row (a new array, caller
+ * decrefs) in schema order; on a miss *row is NULL and 0 is returned.
+ * A key value of the wrong JSON type for its column is a 400.
+ */
+int online_get(struct online *o, int64_t fg_id, const struct table *schema, const int *pk, size_t npk,
+               json_t *const *key, json_t **row, oast_err *e);
+
+/* Key encoding, exposed for tests: appends the encoding of one JSON key value for a column type. */
+int online_encode_json(struct buf *b, enum ftype t, json_t *v, oast_err *e);
+
+#endif
