@@ -56,7 +56,7 @@ $(BUILD)/liboast.so: $(LIB_OBJ)
 $(BUILD)/oast: $(MAIN_OBJ) $(CLI_OBJ) $(SERVER_OBJ) $(LIB_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/unit_tests: $(UNIT_OBJ) $(SERVER_OBJ) $(LIB_OBJ)
+$(BUILD)/unit_tests: $(UNIT_OBJ) $(CLI_OBJ) $(SERVER_OBJ) $(LIB_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
 # Test helper: dumps and writes Parquet files with our codec, so the
