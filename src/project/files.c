@@ -241,7 +241,9 @@ static int do_preview(struct req *r, struct resp *w, const char *abs, oast_err *
   int rc = parse_lines(r, &lines, e);
   if (rc) return rc;
   int fd = open(abs, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return oast_err_set(e, errno == ENOENT ? OAST_ENOT_FOUND : OAST_EIO, "cannot open the file: %s", strerror(errno));
+  if (fd < 0)
+    return oast_err_set(e, errno == ENOENT ? OAST_ENOT_FOUND : OAST_EIO, "cannot open \"%.300s\": %s", r->audit_target + 5,
+                        strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
     close(fd);
@@ -303,7 +305,7 @@ static int files_get(struct req *r, struct resp *w, oast_err *e) {
     rc = do_list(r, w, abs, e);
   } else if (op && !strcmp(op, "stat")) {
     if (last.st_mode == 0) {
-      rc = oast_err_set(e, OAST_ENOT_FOUND, "no such file or directory");
+      rc = oast_err_set(e, OAST_ENOT_FOUND, "\"%.300s\": no such file or directory", r->audit_target + 5);
     } else {
       const char *slash = strrchr(rel, '/');
       const char *name = rel[0] ? (slash ? slash + 1 : rel) : ds.name;
@@ -315,7 +317,8 @@ static int files_get(struct req *r, struct resp *w, oast_err *e) {
     int fd = open(abs, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     if (fd < 0) {
-      rc = oast_err_set(e, errno == ENOENT ? OAST_ENOT_FOUND : OAST_EIO, "cannot open the file: %s", strerror(errno));
+      rc = oast_err_set(e, errno == ENOENT ? OAST_ENOT_FOUND : OAST_EIO, "cannot open \"%.300s\": %s", r->audit_target + 5,
+                        strerror(errno));
     } else if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
       close(fd);
       rc = oast_err_set(e, OAST_EBAD_REQUEST, "the path is a directory; use op=list");
