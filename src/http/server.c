@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "exec/sched.h"
 #include "fstore/fstore.h"
 #include "fstore/online.h"
 #include "http/router.h"
@@ -54,6 +55,7 @@ void server_config_release(struct server_config *c) {
   free(c->home);
   free(c->listen_host);
   free(c->executor);
+  free(c->gpus);
   memset(c, 0, sizeof *c);
 }
 
@@ -123,6 +125,7 @@ out:
 }
 
 void server_release(struct server *s) {
+  sched_stop(s);
   online_free(s->online);
   s->online = NULL;
   meta_free(s->meta);
@@ -147,6 +150,8 @@ static void usage(FILE *f) {
           "  --max-upload BYTES  cap of one file upload (default 68719476736)\n"
           "  --login-ttl SECS    lifetime of login tokens (default 86400)\n"
           "  --executor NAME     where trials and jobs run: local (default) or slurm\n"
+          "  --cpus N            executor CPU slots (default: the machine's CPUs)\n"
+          "  --gpus LIST         executor GPU ids, e.g. 0,1 (default: found with nvidia-smi; \"\" for none)\n"
           "  --log FILE          append the log to FILE (default: stderr)\n"
           "  --verbose           debug logging\n"
           "  --routes            print the route table (method, path, access, action) and exit\n"
@@ -194,7 +199,8 @@ int server_main(int argc, char **argv) {
       {"max-upload", required_argument, 0, 'u'}, {"login-ttl", required_argument, 0, 'T'},
       {"executor", required_argument, 0, 'x'},  {"log", required_argument, 0, 'L'},
       {"verbose", no_argument, 0, 'v'},         {"help", no_argument, 0, 'h'},
-      {"routes", no_argument, 0, 'R'},
+      {"routes", no_argument, 0, 'R'},         {"cpus", required_argument, 0, 'c'},
+      {"gpus", required_argument, 0, 'g'},
       {0, 0, 0, 0}};
   int c, status = 1;
   const char *logpath = NULL;
@@ -245,6 +251,14 @@ int server_main(int argc, char **argv) {
         free(s.cfg.executor);
         s.cfg.executor = xstrdup(optarg);
         break;
+      case 'c':
+        if (parse_u64(optarg, &v) || v < 1 || v > 4096) {
+          fprintf(stderr, "oast server: --cpus wants 1 to 4096\n");
+          goto out;
+        }
+        s.cfg.cpus = (int)v;
+        break;
+      case 'g': free(s.cfg.gpus); s.cfg.gpus = xstrdup(optarg); break;
       case 'L': logpath = optarg; break;
       case 'v': log_set_level(LOG_DEBUG); break;
       case 'h': usage(stdout); status = 0; goto out;
@@ -274,6 +288,11 @@ int server_main(int argc, char **argv) {
   if (server_init(&s, &e)) {
     fprintf(stderr, "oast server: %s\n", e.msg);
     goto out;
+  }
+
+  if (sched_start(&s, &e)) {
+    fprintf(stderr, "oast server: %s\n", e.msg);
+    goto out_release;
   }
 
   struct sockaddr_storage ss;

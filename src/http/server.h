@@ -12,6 +12,7 @@
 
 struct meta;
 struct online;
+struct sched;
 struct MHD_Daemon;
 
 struct server_config {
@@ -23,12 +24,15 @@ struct server_config {
   uint64_t max_upload;      /* cap of one streamed upload */
   int64_t login_ttl_s;      /* login token lifetime */
   char *executor;           /* "local" | "slurm" (owned) */
+  int cpus;                 /* executor CPU slots; 0: the machine's CPUs */
+  char *gpus;               /* executor GPU ids "0,1"; NULL: detected with nvidia-smi (owned) */
 };
 
 struct server {
   struct server_config cfg;
   struct meta *meta;
   struct online *online;    /* the online feature store (LMDB) */
+  struct sched *sched;      /* the scheduler thread and its executor pool (exec/sched.h) */
   char *fs_root;            /* <home>/fs/Projects (owned) */
   char *tmp_dir;            /* <home>/tmp (owned) */
   struct MHD_Daemon *mhd;
