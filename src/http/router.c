@@ -368,7 +368,7 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char
   if (!r->admitted) {
     /* Bodiless: admit now, and run reads in one transaction. */
     read_txn = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-    if (read_txn && sqlite3_exec(meta_db(s->meta), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) read_txn = false;
+    if (read_txn && meta_begin_read(s->meta) != 0) read_txn = false;
     rc = admit(r, &e);
     if (!rc && (r->route->flags & ROUTE_STREAM) && r->route->begin) {
       rc = r->route->begin(r, &e);
@@ -376,7 +376,7 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char
     }
   }
   if (!rc) rc = r->route->fn(r, &w, &e);
-  if (read_txn) meta_rollback(s->meta);
+  if (read_txn) meta_end_read(s->meta);
   return finish(r, &w, &e, rc);
 }
 

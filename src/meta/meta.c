@@ -176,6 +176,22 @@ int meta_begin(struct meta *m, oast_err *e) {
   return 0;
 }
 
+int meta_begin_read(struct meta *m) {
+  sqlite3_stmt *st = meta_stmt(m, "BEGIN DEFERRED");
+  int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+  if (st) sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void meta_end_read(struct meta *m) {
+  if (sqlite3_get_autocommit(meta_db(m))) return;
+  sqlite3_stmt *st = meta_stmt(m, "ROLLBACK");
+  if (st) {
+    sqlite3_step(st);
+    sqlite3_reset(st);
+  }
+}
+
 int meta_commit(struct meta *m, oast_err *e) {
   int rc = sqlite3_exec(meta_db(m), "COMMIT", NULL, NULL, NULL);
   if (rc != SQLITE_OK) {

@@ -49,6 +49,9 @@ int meta_changes(struct meta *m);
 int64_t meta_last_id(struct meta *m);
 
 int meta_begin(struct meta *m, oast_err *e);
+/* A deferred read transaction (no lock until the first read) and its end; prepared once per thread. */
+int meta_begin_read(struct meta *m);
+void meta_end_read(struct meta *m);
 int meta_commit(struct meta *m, oast_err *e);
 void meta_rollback(struct meta *m);
 

@@ -26,6 +26,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/json.h"
 #include "util/path.h"
 
 #define TMP_PREFIX ".oast-tmp-"
@@ -309,7 +310,17 @@ static int files_get(struct req *r, struct resp *w, oast_err *e) {
     } else {
       const char *slash = strrchr(rel, '/');
       const char *name = rel[0] ? (slash ? slash + 1 : rel) : ds.name;
-      resp_json(w, 200, item_json(name, &last));
+      /* Written directly: stat is the hottest authenticated route (bench/http.sh). */
+      struct buf b;
+      buf_init(&b, 0);
+      char t[32];
+      meta_time_iso((int64_t)last.st_mtime, t);
+      buf_puts(&b, "{\"name\":");
+      json_buf_string(&b, name);
+      buf_printf(&b, ",\"type\":\"%s\",\"size\":%lld,\"modified\":\"%s\"}", S_ISDIR(last.st_mode) ? "dir" : "file",
+                 (long long)(S_ISDIR(last.st_mode) ? 0 : last.st_size), t);
+      resp_text(w, 200, b.data, b.len, "application/json");
+      buf_release(&b);
     }
   } else if (op) {
     rc = do_preview(r, w, abs, e);

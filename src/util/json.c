@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/buf.h"
+
 int json_parse_object(const char *text, size_t len, json_t **out, oast_err *e) {
   json_error_t je;
   *out = NULL;
@@ -97,3 +99,25 @@ int json_only_fields(json_t *o, const char *const *allowed, oast_err *e) {
 }
 
 char *json_dump(const json_t *j) { return json_dumps(j, JSON_COMPACT); }
+
+void json_buf_string(struct buf *b, const char *s) {
+  static const char hx[] = "0123456789abcdef";
+  buf_putc(b, '"');
+  const char *run = s;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p >= 0x20 && *p != '"' && *p != '\\') continue;
+    buf_append(b, run, (size_t)((const char *)p - run));
+    char esc[6] = {'\\', 'u', '0', '0', hx[*p >> 4], hx[*p & 15]};
+    if (*p == '"' || *p == '\\') {
+      char two[2] = {'\\', (char)*p};
+      buf_append(b, two, 2);
+    } else if (*p == '\n') {
+      buf_append(b, "\\n", 2);
+    } else {
+      buf_append(b, esc, 6);
+    }
+    run = (const char *)p + 1;
+  }
+  buf_puts(b, run);
+  buf_putc(b, '"');
+}

@@ -28,6 +28,10 @@ int json_get_obj(json_t *o, const char *field, bool required, json_t **out, oast
 /* Refuses fields not in the NULL-terminated list `allowed`. */
 int json_only_fields(json_t *o, const char *const *allowed, oast_err *e);
 
+/* Appends s as a JSON string literal (quoted, escaped) to b. */
+struct buf;
+void json_buf_string(struct buf *b, const char *s);
+
 /* Serializes compactly; caller frees. */
 char *json_dump(const json_t *j);
 

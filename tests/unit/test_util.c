@@ -154,3 +154,15 @@ TEST(secrets_are_random_and_hashed) {
   free(a);
   free(b);
 }
+
+TEST(json_buf_string_escapes_like_json) {
+  struct buf b;
+  buf_init(&b, 0);
+  json_buf_string(&b, "a\"b\\c\nd\x01" "é");
+  ASSERT_STREQ(buf_cstr(&b), "\"a\\\"b\\\\c\\nd\\u0001é\"");
+  json_t *j = json_loads(b.data, JSON_DECODE_ANY, NULL);
+  ASSERT(j && json_is_string(j));
+  ASSERT_STREQ(json_string_value(j), "a\"b\\c\nd\x01" "é");
+  json_decref(j);
+  buf_release(&b);
+}
