@@ -26,7 +26,8 @@ What a user writes (see docs/serving.md):
 
 The worker loads the classes once, answers {"ready": true} (or {"error"}
 with the failure, and exits), then answers each {"op", "inputs"} with
-{"outputs"} or {"error"}. A predictor's exception is reported, and its
+{"outputs"} or {"error"} (with "kind": "bad_request" when the class
+lacks the method the request needs). A predictor's exception is reported, and its
 traceback printed to the deployment's log; the worker keeps serving. The
 protocol's own streams are private file descriptors: what the user's code
 prints goes to the log (stderr), never into the protocol.
@@ -127,6 +128,10 @@ def _find_class(module, names, path):
     raise AttributeError("%s defines no class %s" % (os.path.basename(path), " or ".join(names)))
 
 
+class MissingMethod(Exception):
+    """The request asks for a method the user's class lacks (a 400, not a failure)."""
+
+
 class SklearnPredictor:
     """The built-in predictor of a pickled scikit-learn model."""
 
@@ -156,7 +161,7 @@ class SklearnPredictor:
 
     def classify(self, inputs):
         if not hasattr(self.model, "predict_proba"):
-            raise AttributeError("the model has no predict_proba, so it cannot classify")
+            raise MissingMethod("the model has no predict_proba, so it cannot classify")
         probs = self.model.predict_proba(self._frame(inputs))
         labels = [str(_plain(c)) for c in self.model.classes_]
         return [[[labels[k], float(p[k])] for k in range(len(labels))] for p in probs]
@@ -188,7 +193,7 @@ class Worker:
     def _method(self, obj, name, role):
         fn = getattr(obj, name, None)
         if not callable(fn):
-            raise AttributeError("the %s has no %s method" % (role, name))
+            raise MissingMethod("the %s has no %s method" % (role, name))
         return fn
 
     def handle(self, msg):
@@ -244,6 +249,8 @@ def main():
         try:
             out = worker.handle(msg)
             answer = {"outputs": _plain(out) if not isinstance(out, list) else out}
+        except MissingMethod as exc:
+            answer = {"error": str(exc), "kind": "bad_request"}
         except Exception as exc:  # noqa: BLE001 -- the user's code may raise anything
             print("%s %s failed:" % (tag, msg.get("op")), file=sys.stderr)
             traceback.print_exc()

@@ -449,7 +449,11 @@ static int worker_op(struct inst *in, const char *op, const char *inputs, size_t
   }
   const char *err = json_string_value(json_object_get(j, "error"));
   json_t *out = json_object_get(j, "outputs");
-  if (err) rc = oast_err_set(e, OAST_EINTERNAL, "deployment \"%s\": the %s (%s) raised %.700s", d->c.name, role, op, err);
+  const char *kind = json_string_value(json_object_get(j, "kind"));
+  if (err && kind && !strcmp(kind, "bad_request"))
+    rc = oast_err_set(e, OAST_EBAD_REQUEST, "deployment \"%s\": %.700s", d->c.name, err);
+  else if (err)
+    rc = oast_err_set(e, OAST_EINTERNAL, "deployment \"%s\": the %s (%s) raised %.700s", d->c.name, role, op, err);
   else if (!json_is_array(out))
     rc = oast_err_set(e, OAST_EINTERNAL,
                       "deployment \"%s\": the %s's %s must return a list with one value per instance, not %s",
