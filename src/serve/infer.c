@@ -9,6 +9,10 @@
  * project is. Deployment names are unique per server, so the name alone
  * finds the project, and the check goes through authz like every route.
  *
+ * The same TF Serving calls are also reachable inside the project's API,
+ * /api/v1/projects/{p}/inference/models/NAME:verb, for clients that only
+ * speak to /api/v1 (the CLI).
+ *
  * The router splits paths on '/', so TF Serving's "NAME:predict" arrives
  * as one segment; the verb is split off here (names never hold ':').
  *
@@ -51,7 +55,9 @@ static int find_dep(struct req *r, const char *name, struct dep **out, oast_err 
     if (st && sqlite3_step(st) == SQLITE_ROW) snprintf(project, sizeof project, "%s", (const char *)sqlite3_column_text(st, 0));
     if (st) sqlite3_reset(st);
   }
-  if (!project[0] || authz_project(r, project, &r->proj, e)) {
+  /* Under /projects/{p}/inference the deployment must be that project's. */
+  const char *in_project = req_param(r, "p");
+  if (!project[0] || (in_project && strcmp(in_project, project) != 0) || authz_project(r, project, &r->proj, e)) {
     rt_put(d);
     return oast_err_set(e, OAST_ENOT_FOUND, "deployment \"%.64s\" not found", name);
   }
@@ -367,5 +373,7 @@ const struct route inference_routes[] = {
     {"GET", "/v2/health/live", ACCESS_OPEN, 0, "inference.live", v2_live, NULL},
     {"GET", "/v2/health/ready", ACCESS_OPEN, 0, "inference.server_ready", v2_server_ready, NULL},
     {"GET", "/v2", ACCESS_OPEN, 0, "inference.server", v2_server, NULL},
+    {"POST", "/api/v1/projects/{p}/inference/models/{name}", ACCESS_MEMBER, INFER_FLAGS, "inference.project",
+     tfs_post, NULL},
     ROUTES_END,
 };
