@@ -153,3 +153,27 @@ def test_cli_model_and_deploy(world, proj, tmp_path):
     cli(world, a, "deploy", "create", proj.name, name + "b", "--model", "clibroken")
     p = cli(world, a, "deploy", "start", proj.name, name + "b", ok=False)
     assert p.returncode == 1 and "no weights here" in p.stderr
+
+
+def test_docs_serving_md_examples_run(start_server, tmp_path):
+    """docs/serving.md's python blocks, in order, as one script, against a
+    fresh server with the admin key in $OAST_API_KEY."""
+    import re
+    import sys
+
+    from oasttest import REPO
+    doc = (REPO / "docs" / "serving.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    assert len(blocks) >= 7
+    script = tmp_path / "guide.py"
+    script.write_text("\n".join(blocks))
+    srv = start_server()
+    env = dict(os.environ, OAST_ADDR=srv.addr, OAST_API_KEY=srv.admin_key, HOME=str(tmp_path),
+               PYTHONPATH=str(REPO / "python"))
+    env.pop("OAST_CONFIG", None)
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "best version 1" in out.stdout and "instances[1] is ragged" in out.stdout
+    assert "loaded LogisticRegression" in out.stdout and "stopped" in out.stdout
+    assert "fraud_probability" in out.stdout and "'predictions'" in out.stdout
