@@ -18,7 +18,10 @@
  *
  * The hot path is an XGBoost deployment without batching: the handler
  * parses the body, checks it against the schema, builds the dense rows,
- * predicts on this HTTP thread and writes the answer's text directly.
+ * predicts on this HTTP thread and writes the answer's text directly. The
+ * commonest body, {"instances": [[numbers], ...]}, is read straight into
+ * the float rows without building JSON values (rows_fast_dense); any other
+ * shape, and every malformed one, takes the general path.
  * Everything else is queued to the deployment's instances (runtime.c) and
  * answered when they resume the request.
  */
@@ -108,38 +111,59 @@ static int answer(struct req *r, struct resp *w, oast_err *e) {
 
 /* ---- the inline native path ---- */
 
-static int native_inline(struct req *r, struct resp *w, struct dep *d, enum proto proto, enum verb verb,
-                         bool columnar, const char *id, json_t *rows, oast_err *e) {
-  size_t n = json_array_size(rows), need = n * d->nfeat;
-  float stack[STACK_FLOATS], *x = need <= STACK_FLOATS ? stack : xmalloc(need * sizeof *x), *p = NULL;
+/* Whether a deployment's requests may take the fast path (rows_fast_dense): numbers only, nothing to log. */
+static bool fast_ok(struct dep *d) {
+  if (!d->c.native || d->c.transformer || atomic_load(&d->max_batch) > 1 || atomic_load(&d->logging) != LOG_NONE ||
+      d->nfeat > STACK_FLOATS)
+    return false;
+  if (!d->schema) return true;
+  if (d->schema->kind != SCHEMA_COLUMNS) return false;
+  for (size_t i = 0; i < d->schema->ncols; i++)
+    if (d->schema->types[i] != VT_FLOAT) return false;
+  return true;
+}
+
+/* {"predictions": [p, ...]} (rows of lists for several outputs) as text; *start..*end is the list. */
+static void predictions_text(struct buf *b, bool columnar, const float *p, size_t n, size_t width, size_t *start,
+                             size_t *end) {
+  buf_reserve(b, 32 + n * width * 14);
+  buf_puts(b, columnar ? "{\"outputs\":" : "{\"predictions\":");
+  *start = b->len;
+  buf_putc(b, '[');
+  char num[32];
+  for (size_t i = 0; i < n; i++) {
+    if (i) buf_putc(b, ',');
+    if (width > 1) buf_putc(b, '[');
+    for (size_t k = 0; k < width; k++) {
+      if (k) buf_putc(b, ',');
+      float_text(p[i * width + k], num, sizeof num);
+      buf_puts(b, num);
+    }
+    if (width > 1) buf_putc(b, ']');
+  }
+  buf_putc(b, ']');
+  *end = b->len;
+  buf_putc(b, '}');
+}
+
+/* Predicts n dense rows on this HTTP thread and answers. rows (the request's, for the log) may be NULL. */
+static int native_run(struct resp *w, struct dep *d, enum proto proto, enum verb verb, bool columnar, const char *id,
+                      json_t *rows, const float *x, size_t n, oast_err *e) {
+  atomic_fetch_add(&d->inline_inflight, 1);
+  int st = atomic_load(&d->state), rc = 0;
+  float *p = NULL;
   size_t width = 0;
   json_t *outs = NULL;
-  int rc = rows_dense(rows, proto == PROTO_V2 ? "inputs" : columnar ? "inputs" : "instances", d->nfeat,
-                      d->feature_names, x, e);
+  if (st != DEP_RUNNING)
+    rc = oast_err_set(e, OAST_EUNAVAILABLE, "deployment \"%s\" is %s; it does not take requests now", d->c.name,
+                      dep_state_name(st));
   if (!rc) rc = xgb_predict(d->xgb, x, n, &p, &width, e);
   if (!rc && proto == PROTO_TFS && verb == VERB_PREDICT) {
-    /* The common answer, written directly: {"predictions": [p, ...]} (rows of lists for several outputs). */
     struct buf b;
     buf_init(&b, 0);
-    buf_reserve(&b, 32 + n * width * 14);
-    buf_puts(&b, columnar ? "{\"outputs\":" : "{\"predictions\":");
-    size_t start = b.len;
-    buf_putc(&b, '[');
-    char num[32];
-    for (size_t i = 0; i < n; i++) {
-      if (i) buf_putc(&b, ',');
-      if (width > 1) buf_putc(&b, '[');
-      for (size_t k = 0; k < width; k++) {
-        if (k) buf_putc(&b, ',');
-        float_text(p[i * width + k], num, sizeof num);
-        buf_puts(&b, num);
-      }
-      if (width > 1) buf_putc(&b, ']');
-    }
-    buf_putc(&b, ']');
-    size_t end = b.len;
-    buf_putc(&b, '}');
-    if (atomic_load(&d->logging) != LOG_NONE) {
+    size_t start, end;
+    predictions_text(&b, columnar, p, n, width, &start, &end);
+    if (rows && atomic_load(&d->logging) != LOG_NONE) {
       char *preds = xstrndup(b.data + start, end - start);
       inflog_write(d, verb, rows, NULL, preds, 200);
       free(preds);
@@ -154,8 +178,21 @@ static int native_inline(struct req *r, struct resp *w, struct dep *d, enum prot
     }
   }
   json_decref(outs);
-  if (x != stack) free(x);
   free(p);
+  atomic_fetch_sub(&d->inline_inflight, 1);
+  atomic_fetch_add(rc ? &d->failed : &d->served, 1);
+  return rc;
+}
+
+static int native_inline(struct resp *w, struct dep *d, enum proto proto, enum verb verb, bool columnar, const char *id,
+                         json_t *rows, oast_err *e) {
+  size_t n = json_array_size(rows), need = n * d->nfeat;
+  float stack[STACK_FLOATS], *x = need <= STACK_FLOATS ? stack : xmalloc(need * sizeof *x);
+  int rc = rows_dense(rows, proto == PROTO_V2 ? "inputs" : columnar ? "inputs" : "instances", d->nfeat,
+                      d->feature_names, x, e);
+  if (!rc) rc = native_run(w, d, proto, verb, columnar, id, rows, x, n, e);
+  else atomic_fetch_add(&d->failed, 1);
+  if (x != stack) free(x);
   return rc;
 }
 
@@ -169,7 +206,16 @@ static int infer(struct req *r, struct resp *w, oast_err *e, enum proto proto, e
   if (rc) return rc;
   bool columnar = false;
   const char *id = NULL;
-  if ((rc = check_version(d, version, e)) || (rc = req_json(r, &body, e))) goto out;
+  if ((rc = check_version(d, version, e))) goto out;
+  if (proto == PROTO_TFS && verb == VERB_PREDICT && fast_ok(d)) {
+    float x[STACK_FLOATS];
+    size_t n = rows_fast_dense(r->body.data, r->body.len, d->nfeat, x, STACK_FLOATS / d->nfeat);
+    if (n) {
+      rc = native_run(w, d, proto, verb, false, NULL, NULL, x, n, e);
+      goto out;
+    }
+  }
+  if ((rc = req_json(r, &body, e))) goto out;
   /* With a transformer the request holds the transformer's inputs, which the model schema does not describe. */
   const struct in_schema *schema = d->c.transformer ? NULL : d->schema;
   if (proto == PROTO_V2) {
@@ -181,14 +227,7 @@ static int infer(struct req *r, struct resp *w, oast_err *e, enum proto proto, e
   if (rc) goto out;
   bool native_direct = d->c.native && !d->c.transformer;
   if (native_direct && atomic_load(&d->max_batch) <= 1) {
-    atomic_fetch_add(&d->inline_inflight, 1);
-    int st = atomic_load(&d->state);
-    if (st != DEP_RUNNING)
-      rc = oast_err_set(e, OAST_EUNAVAILABLE, "deployment \"%s\" is %s; it does not take requests now", d->c.name,
-                        dep_state_name(st));
-    else rc = native_inline(r, w, d, proto, verb, columnar, id, rows, e);
-    atomic_fetch_sub(&d->inline_inflight, 1);
-    atomic_fetch_add(rc ? &d->failed : &d->served, 1);
+    rc = native_inline(w, d, proto, verb, columnar, id, rows, e);
     goto out;
   }
   struct item *it = xcalloc(1, sizeof *it);

@@ -431,6 +431,72 @@ int rows_dense(json_t *rows, const char *what, size_t ncols, char *const *names,
   return 0;
 }
 
+/* ---- the fast path ---- */
+
+static const char *skip_ws(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+  return p;
+}
+
+/* A JSON number (or null) at p; NULL when there is none. strtod also takes what JSON does not (hex, inf),
+ * so the characters are checked first. */
+static const char *fast_number(const char *p, const char *end, float *out) {
+  if (end - p >= 4 && !memcmp(p, "null", 4)) {
+    *out = NAN;
+    return p + 4;
+  }
+  const char *q = p;
+  if (q < end && *q == '-') q++;
+  if (q >= end || *q < '0' || *q > '9') return NULL;
+  while (q < end && ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' || *q == '+' || *q == '-')) q++;
+  char buf[64];
+  size_t n = (size_t)(q - p);
+  if (n >= sizeof buf) return NULL;
+  memcpy(buf, p, n);
+  buf[n] = '\0';
+  char *stop;
+  double d = strtod(buf, &stop);
+  if (stop != buf + n || !isfinite(d)) return NULL;
+  *out = (float)d;
+  return q;
+}
+
+size_t rows_fast_dense(const char *text, size_t len, size_t ncols, float *x, size_t max_rows) {
+  static const char key[] = "\"instances\"";
+  const char *p = text, *end = text + len;
+  p = skip_ws(p, end);
+  if (p == end || *p++ != '{') return 0;
+  p = skip_ws(p, end);
+  if ((size_t)(end - p) < sizeof key - 1 || memcmp(p, key, sizeof key - 1)) return 0;
+  p = skip_ws(p + sizeof key - 1, end);
+  if (p == end || *p++ != ':') return 0;
+  p = skip_ws(p, end);
+  if (p == end || *p++ != '[') return 0;
+  size_t rows = 0;
+  for (;;) {
+    p = skip_ws(p, end);
+    if (p == end || *p++ != '[' || rows == max_rows) return 0;
+    for (size_t j = 0; j < ncols; j++) {
+      p = skip_ws(p, end);
+      if (!(p = fast_number(p, end, &x[rows * ncols + j]))) return 0;
+      p = skip_ws(p, end);
+      if (p == end || *p++ != (j + 1 < ncols ? ',' : ']')) return 0;
+    }
+    rows++;
+    p = skip_ws(p, end);
+    if (p == end) return 0;
+    if (*p == ',') {
+      p++;
+      continue;
+    }
+    if (*p++ != ']') return 0;
+    break;
+  }
+  p = skip_ws(p, end);
+  if (p == end || *p++ != '}') return 0;
+  return skip_ws(p, end) == end ? rows : 0;
+}
+
 /* ---- protocols ---- */
 
 const char *verb_name(enum verb v) { return v == VERB_CLASSIFY ? "classify" : v == VERB_REGRESS ? "regress" : "predict"; }

@@ -64,6 +64,16 @@ int rows_check(const struct in_schema *s, json_t *rows, const char *what, oast_e
  */
 int rows_dense(json_t *rows, const char *what, size_t ncols, char *const *names, float *x, oast_err *e);
 
+/*
+ * The fast path of the most common request, `{"instances": [[numbers],
+ * ...]}` with every row ncols numbers (or null), read straight from the
+ * body text into x (at most max_rows rows) without building JSON values.
+ * Returns the number of rows, or 0 when the body has any other shape, in
+ * which case the caller takes the general path (which also reports
+ * errors); nothing is ever refused here.
+ */
+size_t rows_fast_dense(const char *text, size_t len, size_t ncols, float *x, size_t max_rows);
+
 /* The protocols' verbs. */
 enum verb { VERB_PREDICT, VERB_CLASSIFY, VERB_REGRESS };
 const char *verb_name(enum verb v);

@@ -14,6 +14,13 @@
  * and the trees are only read. Other boosters (dart drops trees with
  * state, gblinear) are predicted under a mutex. The result buffer belongs
  * to the calling thread inside libxgboost and is copied out at once.
+ *
+ * Each call hands libxgboost a proxy DMatrix of our own instead of NULL:
+ * without one, every call builds a fresh proxy whose context reads the
+ * cgroup's CPU quota from /sys, which is most of a small prediction's
+ * time. A proxy holds the call's data, so each is used by one thread at a
+ * time: they live in a small pool per model, taken and given back under a
+ * mutex held for a pointer swap.
  * One prediction at load time runs the learner's lazy configuration
  * before any concurrent call can race on it.
  */
@@ -38,7 +45,30 @@ struct xgb_model {
   char objective[64];
   bool locked;          /* not a tree booster: predictions are serialized */
   pthread_mutex_t mu;
+  pthread_mutex_t pool_mu;
+  DMatrixHandle *pool;  /* idle proxies (pool_mu) */
+  size_t npool, cap;
 };
+
+/* A proxy DMatrix from the pool, or a new one; NULL when libxgboost cannot make one. */
+static DMatrixHandle proxy_take(struct xgb_model *m) {
+  DMatrixHandle h = NULL;
+  pthread_mutex_lock(&m->pool_mu);
+  if (m->npool) h = m->pool[--m->npool];
+  pthread_mutex_unlock(&m->pool_mu);
+  if (!h && XGProxyDMatrixCreate(&h) != 0) h = NULL;
+  return h;
+}
+
+static void proxy_give(struct xgb_model *m, DMatrixHandle h) {
+  pthread_mutex_lock(&m->pool_mu);
+  if (m->npool == m->cap) {
+    m->cap = m->cap ? m->cap * 2 : 8;
+    m->pool = xrealloc(m->pool, m->cap * sizeof *m->pool);
+  }
+  m->pool[m->npool++] = h;
+  pthread_mutex_unlock(&m->pool_mu);
+}
 
 static const char predict_config[] =
     "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, \"strict_shape\": false, "
@@ -72,6 +102,7 @@ static void read_config(struct xgb_model *m) {
 int xgb_load(const char *path, struct xgb_model **out, oast_err *e) {
   struct xgb_model *m = xcalloc(1, sizeof *m);
   pthread_mutex_init(&m->mu, NULL);
+  pthread_mutex_init(&m->pool_mu, NULL);
   m->locked = true;
   int rc = 0;
   if (XGBoosterCreate(NULL, 0, &m->h) != 0) {
@@ -120,6 +151,9 @@ fail:
 
 void xgb_free(struct xgb_model *m) {
   if (!m) return;
+  for (size_t i = 0; i < m->npool; i++) XGDMatrixFree(m->pool[i]);
+  free(m->pool);
+  pthread_mutex_destroy(&m->pool_mu);
   if (m->h) XGBoosterFree(m->h);
   for (size_t i = 0; i < m->nnames; i++) free(m->names[i]);
   free(m->names);
@@ -144,8 +178,10 @@ int xgb_predict(struct xgb_model *m, const float *x, size_t rows, float **out, s
   const bst_ulong *shape = NULL;
   bst_ulong dim = 0;
   const float *res = NULL;
+  DMatrixHandle proxy = proxy_take(m);
+  if (!proxy) return xgb_error(e, OAST_EINTERNAL, "XGBoost could not make a proxy matrix");
   if (m->locked) pthread_mutex_lock(&m->mu);
-  int rc = XGBoosterPredictFromDense(m->h, iface, predict_config, NULL, &shape, &dim, &res);
+  int rc = XGBoosterPredictFromDense(m->h, iface, predict_config, proxy, &shape, &dim, &res);
   size_t n = 0, w = 1;
   if (rc == 0) {
     n = dim >= 1 ? (size_t)shape[0] : 0;
@@ -158,6 +194,7 @@ int xgb_predict(struct xgb_model *m, const float *x, size_t rows, float **out, s
     }
   }
   if (m->locked) pthread_mutex_unlock(&m->mu);
+  proxy_give(m, proxy);
   if (rc != 0) return xgb_error(e, OAST_EINTERNAL, "XGBoost could not predict");
   return 0;
 }

@@ -489,3 +489,34 @@ TEST(serve_routes_keep_the_verb_in_the_segment) {
   ASSERT(!(r.route->flags & ROUTE_KEEPS_ACCESS));
   router_free_params(&r);
 }
+
+TEST(serve_fast_path_reads_only_plain_number_rows) {
+  float x[16];
+  const char *ok = " {\"instances\" : [ [1, -2.5e1, null] ,[0.125,3,4]]} ";
+  ASSERT_EQ(rows_fast_dense(ok, strlen(ok), 3, x, 5), 2);
+  ASSERT(x[0] == 1 && x[1] == -25 && isnan(x[2]) && x[3] == 0.125f && x[5] == 4);
+  /* anything else is left to the general path, which reports errors */
+  static const char *const other[] = {
+      "{\"instances\": [[1, 2]]}",               /* ragged against ncols */
+      "{\"instances\": [[1, 2, 3, 4]]}",
+      "{\"instances\": [[1, \"2\", 3]]}",
+      "{\"instances\": [[1, 2, 3]], \"x\": 1}",
+      "{\"inputs\": [[1, 2, 3]]}",
+      "{\"instances\": [[1, 2, 0x3]]}",
+      "{\"instances\": [[1, 2, inf]]}",
+      "{\"instances\": [[1, 2, 1e999]]}",
+      "{\"instances\": [[1, 2, 3]]",
+      "{\"instances\": [[1, 2, 3]]} x",
+      "{\"instances\": []}",
+      "{\"instances\": [{\"a\": 1}]}",
+      "",
+  };
+  for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+    if (rows_fast_dense(other[i], strlen(other[i]), 3, x, 5) != 0) {
+      fprintf(stderr, "fast path took %s\n", other[i]);
+      exit(1);
+    }
+  /* more rows than room: the general path */
+  const char *many = "{\"instances\": [[1,2,3],[1,2,3],[1,2,3]]}";
+  ASSERT_EQ(rows_fast_dense(many, strlen(many), 3, x, 2), 0);
+}
