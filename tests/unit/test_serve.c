@@ -295,7 +295,7 @@ static char *train_model(const char *objective, int classes) {
   XGBoosterSetParam(b, "max_depth", "4");
   XGBoosterSetParam(b, "nthread", "1");
   if (classes > 2) {
-    char n[8];
+    char n[16];
     snprintf(n, sizeof n, "%d", classes);
     XGBoosterSetParam(b, "num_class", n);
   }
