@@ -197,6 +197,7 @@ static int row_config(struct server *s, const struct row *w, struct dep_config *
   const char *script = json_string_value(json_object_get(pred, "script"));
   const char *mfile = json_string_value(json_object_get(pred, "model_file"));
   const char *tscript = json_string_value(json_object_get(json_object_get(w->spec, "transformer"), "script"));
+  c->id = w->id;
   snprintf(c->name, sizeof c->name, "%s", w->name);
   snprintf(c->project, sizeof c->project, "%s", w->project);
   snprintf(c->model, sizeof c->model, "%s", w->model);
@@ -261,7 +262,7 @@ static json_t *row_json(struct server *s, const struct row *w) {
   json_object_update(j, w->spec);
   json_object_set_new(j, "requested_state", json_string(w->state));
   struct dep *d = rt_get(s->serving, w->name);
-  if (d && d->c.project_id == w->project_id) {
+  if (d && d->c.id == w->id) {
     json_t *st = rt_status(d);
     json_object_update(j, st);
     json_decref(st);
@@ -466,7 +467,7 @@ static int start_row(struct server *s, const struct row *row, oast_err *e) {
   struct dep *d = rt_get(sv, row->name);
   if (d) {
     int st = atomic_load(&d->state);
-    bool same = d->c.project_id == row->project_id && d->c.model_version == row->model_version;
+    bool same = d->c.id == row->id;
     rt_put(d);
     if (same && (st == DEP_RUNNING || st == DEP_STARTING)) return 0;
     rt_stop(sv, row->name);
@@ -506,7 +507,7 @@ static int deploy_stop(struct req *r, struct resp *w, oast_err *e) {
   snprintf(r->audit_target, sizeof r->audit_target, "deployment:%s", name);
   pthread_mutex_lock(&s->serving->admin);
   struct dep *d = rt_get(s->serving, name);
-  bool ours = d && d->c.project_id == row.project_id;
+  bool ours = d && d->c.id == row.id;
   rt_put(d);
   if (ours) rt_stop(s->serving, name);
   rc = set_state(s, row.id, "stopped", e);
@@ -564,7 +565,7 @@ static int deploy_update(struct req *r, struct resp *w, oast_err *e) {
   rc = meta_exec(s->meta, e, "UPDATE deployments SET spec = ?, updated = ? WHERE id = ?", "sii", text, meta_now(), row.id);
   free(text);
   struct dep *d = rc ? NULL : rt_get(s->serving, name);
-  if (d && d->c.project_id == row.project_id) rt_update(d, instances, bv ? maxb : -1, bv ? lat : -1, timeout, logging);
+  if (d && d->c.id == row.id) rt_update(d, instances, bv ? maxb : -1, bv ? lat : -1, timeout, logging);
   rt_put(d);
   pthread_mutex_unlock(&s->serving->admin);
   if (!rc) rc = answer_row(r, w, 200, name, e);
@@ -585,7 +586,7 @@ static int deploy_delete(struct req *r, struct resp *w, oast_err *e) {
   snprintf(r->audit_target, sizeof r->audit_target, "deployment:%s", name);
   pthread_mutex_lock(&s->serving->admin);
   struct dep *d = rt_get(s->serving, name);
-  bool ours = d && d->c.project_id == row.project_id;
+  bool ours = d && d->c.id == row.id;
   rt_put(d);
   if (ours) rt_stop(s->serving, name);
   rc = meta_exec(s->meta, e, "DELETE FROM deployments WHERE id = ?", "i", row.id);
@@ -670,6 +671,33 @@ void deploy_restore(struct server *s) {
   }
   pthread_mutex_unlock(&s->serving->admin);
   free(rows);
+}
+
+void deploy_reap(struct server *s) {
+  struct serving *sv = s->serving;
+  pthread_mutex_lock(&sv->admin);
+  size_t n = 0;
+  struct {
+    char name[64];
+    int64_t id;
+  } *seen = NULL;
+  pthread_mutex_lock(&sv->mu);
+  for (struct dep *d = sv->deps; d; d = d->next) {
+    seen = xrealloc(seen, (n + 1) * sizeof *seen);
+    snprintf(seen[n].name, sizeof seen[n].name, "%s", d->c.name);
+    seen[n++].id = d->c.id;
+  }
+  pthread_mutex_unlock(&sv->mu);
+  for (size_t i = 0; i < n; i++) {
+    sqlite3_stmt *st = meta_bind(meta_stmt(s->meta, "SELECT 1 FROM deployments WHERE id = ?"), "i", seen[i].id);
+    bool exists = st && sqlite3_step(st) == SQLITE_ROW;
+    if (st) sqlite3_reset(st);
+    if (!st || exists) continue;
+    log_info("deployment %s: its record is gone (its project was deleted); stopping it", seen[i].name);
+    rt_stop(sv, seen[i].name);
+  }
+  pthread_mutex_unlock(&sv->admin);
+  free(seen);
 }
 
 const struct route deployment_routes[] = {

@@ -64,6 +64,11 @@ static int find_dep(struct req *r, const char *name, struct dep **out, oast_err 
     rt_put(d);
     return oast_err_set(e, OAST_ENOT_FOUND, "deployment \"%.64s\" not found", name);
   }
+  if (d && d->c.project_id != r->proj.id) {
+    /* A leftover of a deleted project whose name was taken again: never serve it to the new one's members. */
+    rt_put(d);
+    return oast_err_set(e, OAST_ENOT_FOUND, "deployment \"%.64s\" not found", name);
+  }
   if (!d)
     return oast_err_set(e, OAST_EUNAVAILABLE, "deployment \"%.64s\" is not running; start it first", name);
   *out = d;

@@ -23,7 +23,9 @@
  * Stopping first refuses new requests (503), then waits until the queue
  * is empty and every taken request was answered, bounded by the timeout,
  * then ends the instances and their workers. A deployment is freed when
- * the last request that holds a reference lets go of it.
+ * the last request that holds a reference lets go of it. A reaper thread
+ * stops, every two seconds at most, deployments whose record is gone
+ * (deleting a project deletes its deployments' rows).
  */
 #define _GNU_SOURCE
 #include "serve/runtime.h"
@@ -52,6 +54,7 @@
 #define IDLE_CHECK_MS 250
 #define STOP_GRACE_MS 2000
 #define RESTART_PAUSE_MAX_MS 10000
+#define REAP_MS 2000
 
 /* ---- small things ---- */
 
@@ -930,16 +933,43 @@ static char *find_pythonpath(void) {
   return NULL;
 }
 
+static void *reaper_main(void *arg) {
+  struct serving *sv = arg;
+  pthread_mutex_lock(&sv->reap_mu);
+  while (!sv->reaper_quit) {
+    wait_until(&sv->reap_cond, &sv->reap_mu, rt_now_ms() + REAP_MS);
+    if (sv->reaper_quit) break;
+    pthread_mutex_unlock(&sv->reap_mu);
+    deploy_reap(sv->srv);
+    pthread_mutex_lock(&sv->reap_mu);
+  }
+  pthread_mutex_unlock(&sv->reap_mu);
+  return NULL;
+}
+
+static void reaper_stop(struct serving *sv) {
+  if (!sv->reaper_started) return;
+  pthread_mutex_lock(&sv->reap_mu);
+  sv->reaper_quit = true;
+  pthread_cond_broadcast(&sv->reap_cond);
+  pthread_mutex_unlock(&sv->reap_mu);
+  pthread_join(sv->reaper, NULL);
+  sv->reaper_started = false;
+}
+
 int serve_start(struct server *s, oast_err *e) {
   struct serving *sv = xcalloc(1, sizeof *sv);
   sv->srv = s;
   pthread_mutex_init(&sv->mu, NULL);
   pthread_mutex_init(&sv->admin, NULL);
+  pthread_mutex_init(&sv->reap_mu, NULL);
+  cond_init(&sv->reap_cond);
   const char *py = getenv("OAST_PYTHON");
   sv->python = xstrdup(py && *py ? py : access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3");
   sv->pythonpath = find_pythonpath();
   s->serving = sv;
   deploy_restore(s);
+  sv->reaper_started = pthread_create(&sv->reaper, NULL, reaper_main, sv) == 0;
   return 0;
 }
 
@@ -959,6 +989,7 @@ static void stop_all(struct serving *sv) {
 void serve_stop(struct server *s) {
   struct serving *sv = s->serving;
   if (!sv) return;
+  reaper_stop(sv);
   stop_all(sv);
   /* Suspended connections must be answered before the HTTP daemon may stop. */
   for (int i = 0; i < 10000 && atomic_load(&sv->deferred) > 0; i++) {
@@ -971,11 +1002,14 @@ void serve_stop(struct server *s) {
 void serve_free(struct server *s) {
   struct serving *sv = s->serving;
   if (!sv) return;
+  reaper_stop(sv);
   stop_all(sv);
   free(sv->python);
   free(sv->pythonpath);
   pthread_mutex_destroy(&sv->mu);
   pthread_mutex_destroy(&sv->admin);
+  pthread_mutex_destroy(&sv->reap_mu);
+  pthread_cond_destroy(&sv->reap_cond);
   free(sv);
   s->serving = NULL;
 }

@@ -44,6 +44,7 @@ const char *log_mode_name(int m);
 
 /* What a deployment runs, with every path resolved (owned strings). */
 struct dep_config {
+  int64_t id;               /* the deployment's row */
   char name[64];
   char project[64];
   int64_t project_id;
@@ -143,6 +144,11 @@ struct serving {
   char *python;
   char *pythonpath;         /* NULL: the oast package is installed */
   _Atomic int deferred;     /* suspended requests not yet freed */
+  pthread_t reaper;         /* stops deployments whose row is gone (their project was deleted) */
+  bool reaper_started;
+  bool reaper_quit;         /* (reap_mu) */
+  pthread_mutex_t reap_mu;
+  pthread_cond_t reap_cond;
 };
 
 /* Registry. rt_get returns a reference (rt_put it) or NULL when the deployment does not run. */
@@ -183,5 +189,7 @@ int64_t rt_now_ms(void);
 
 /* deploy.c: starts the deployments whose requested state is running (at server start). */
 void deploy_restore(struct server *s);
+/* deploy.c: stops running deployments whose row no longer exists (a deleted project takes its rows along). */
+void deploy_reap(struct server *s);
 
 #endif

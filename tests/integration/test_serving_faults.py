@@ -185,3 +185,31 @@ def test_deployments_come_back_after_a_restart(start_server, tmp_path):
     py = proj.deployments.get("backpy")
     py.wait_running(60)
     assert py.predict([3.0]) == [6.0]
+
+
+def gone(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return "zombie" in f.read().lower()
+    except FileNotFoundError:
+        return True
+
+
+def test_deleting_the_project_stops_its_deployments(world):
+    p = world.new_project("doomed")
+    proj = world.owner_project(p)
+    register_magic(proj, "m", factor=2.0)
+    name = unique("doomed")
+    dep = deploy(proj, name, "m")
+    (pid,) = pids(dep)
+    proj.delete()
+    r = predict_raw(world.api, world.alice.key, name, {"instances": [1.0]})
+    assert_error(r, 404)
+    assert wait_until(lambda: gone(pid), 20)
+    # a new project of the same name, someone else's, may deploy the name again; it serves its own model
+    again = world.carol.conn.projects.create(p, "same name, new owner")
+    register_magic(again, "m", factor=5.0)
+    deploy(again, name, "m")
+    r = predict_raw(world.api, world.carol.key, name, {"instances": [1.0]})
+    assert r.status == 200 and r.json() == {"predictions": [5.0]}, r
+    assert_error(predict_raw(world.api, world.alice.key, name, {"instances": [1.0]}), 404)
