@@ -207,14 +207,14 @@ def test_batching_joins_requests(world, proj):
     register_magic(proj, "magicb")
     dep = deploy(proj, unique("magicb"), "magicb", batching={"max_batch_size": 8, "max_latency_ms": 200})
     # one instance busy with a slow request; the others queue and are taken together
-    slow, box = call_in_thread(dep.predict, ["sleep1.0"])
+    slow, box = call_in_thread(dep.predict, ["sleep2.0"])
     assert wait_until(lambda: any(s["state"] == "busy" for s in dep.refresh().info["instance_states"]))
     calls = [call_in_thread(dep.predict, ["batch"]) for _ in range(6)]
     calls += [call_in_thread(dep.predict, [[1.0, float(i)]]) for i in range(4)]
     for t, _ in calls:
         t.join(30)
     slow.join(30)
-    assert box["result"] == ["sleep1.0"]
+    assert box["result"] == ["sleep2.0"]
     sizes = [b["result"][0] for _, b in calls[:6]]
     assert max(sizes) > 1 and max(sizes) <= 8, sizes
     # every request got its own answer back
