@@ -27,6 +27,7 @@
 #include "fstore/online.h"
 #include "http/router.h"
 #include "meta/meta.h"
+#include "serve/serve.h"
 #include "util/alloc.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -125,6 +126,7 @@ out:
 }
 
 void server_release(struct server *s) {
+  serve_free(s);
   sched_stop(s);
   online_free(s->online);
   s->online = NULL;
@@ -294,10 +296,14 @@ int server_main(int argc, char **argv) {
     fprintf(stderr, "oast server: %s\n", e.msg);
     goto out_release;
   }
+  if (serve_start(&s, &e)) {
+    fprintf(stderr, "oast server: %s\n", e.msg);
+    goto out_release;
+  }
 
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
   if (strchr(s.cfg.listen_host, ':')) {
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
     a6->sin6_family = AF_INET6;
@@ -339,6 +345,7 @@ int server_main(int argc, char **argv) {
   sigwait(&sigs, &sig);
   log_info("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   s.stopping = 1;
+  serve_stop(&s); /* drains deployments and answers every suspended request first */
   MHD_stop_daemon(s.mhd);
   s.mhd = NULL;
   unlink(addrfile);

@@ -13,6 +13,7 @@
 struct meta;
 struct online;
 struct sched;
+struct serving;
 struct MHD_Daemon;
 
 struct server_config {
@@ -33,6 +34,7 @@ struct server {
   struct meta *meta;
   struct online *online;    /* the online feature store (LMDB) */
   struct sched *sched;      /* the scheduler thread and its executor pool (exec/sched.h) */
+  struct serving *serving;  /* running model deployments (serve/serve.h) */
   char *fs_root;            /* <home>/fs/Projects (owned) */
   char *tmp_dir;            /* <home>/tmp (owned) */
   struct MHD_Daemon *mhd;

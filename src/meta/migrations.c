@@ -77,6 +77,13 @@ const struct migration meta_migrations[] = {
      "  relation TEXT NOT NULL, created INTEGER NOT NULL);"
      "CREATE INDEX provenance_src ON provenance(project_id, src_kind, src);"
      "CREATE INDEX provenance_dst ON provenance(project_id, dst_kind, dst)"},
+    {"model deployments",
+     "CREATE TABLE deployments ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  name TEXT NOT NULL UNIQUE, model TEXT NOT NULL, model_version INTEGER NOT NULL, spec TEXT NOT NULL,"
+     "  state TEXT NOT NULL CHECK (state IN ('stopped','running')), creator TEXT NOT NULL,"
+     "  created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+     "CREATE INDEX deployments_project ON deployments(project_id)"},
 };
 
 const int meta_migrations_count = (int)(sizeof meta_migrations / sizeof meta_migrations[0]);
