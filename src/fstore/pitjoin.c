@@ -573,10 +573,11 @@ static void gather_range(void *arg, size_t from, size_t to) {
   for (size_t c = from; c < to; c++) pit_gather(&g->out->cols[c], g->src[c], g->idx[c], g->n);
 }
 
-int pit_join(const struct pit_side *left, const uint32_t *rows, size_t n, const int *lcols, const char *const *lnames,
-             size_t nl, const struct pit_join_spec *joins, size_t nj, int threads, struct table *out, oast_err *e) {
+int pit_join(const struct table *left, int left_time, const uint32_t *rows, size_t n, const int *lcols,
+             const char *const *lnames, size_t nl, const struct pit_join_spec *joins, size_t nj, int threads,
+             struct table *out, oast_err *e) {
   memset(out, 0, sizeof *out);
-  if (!rows) n = left->t->nrows;
+  if (!rows) n = left->nrows;
   size_t ncols = nl;
   for (size_t j = 0; j < nj; j++) ncols += joins[j].ncols;
   const char **names = xcalloc(ncols ? ncols : 1, sizeof *names);
@@ -588,7 +589,8 @@ int pit_join(const struct pit_side *left, const uint32_t *rows, size_t n, const 
   int rc = 0;
   for (size_t j = 0; j < nj && !rc; j++) {
     match[j] = xmalloc((n ? n : 1) * sizeof **match);
-    rc = pit_match(left, rows, n, &joins[j].right, threads, match[j], e);
+    struct pit_side l = {left, joins[j].left_keys, joins[j].right.nkeys, left_time};
+    rc = pit_match(&l, rows ? rows : NULL, n, &joins[j].right, threads, match[j], e);
   }
   if (rc) goto out;
   /* Inner joins keep only rows matched by each of them: compact rows and matches. */
@@ -610,7 +612,7 @@ int pit_join(const struct pit_side *left, const uint32_t *rows, size_t n, const 
   }
   size_t c = 0;
   for (size_t i = 0; i < nl; i++, c++) {
-    src[c] = &left->t->cols[lcols[i]];
+    src[c] = &left->cols[lcols[i]];
     names[c] = lnames[i];
     types[c] = src[c]->type;
     idx[c] = keep;

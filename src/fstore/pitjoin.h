@@ -60,8 +60,9 @@ int pit_match(const struct pit_side *left, const uint32_t *rows, size_t n, const
 /* Appends to dst (same type as src) the n rows src[idx[i]], a null where idx[i] is PIT_NONE. */
 void pit_gather(struct column *dst, const struct column *src, const uint32_t *idx, size_t n);
 
-/* One right side of pit_join and the columns it brings. */
+/* One right side of pit_join, the left keys it joins on, and the columns it brings. */
 struct pit_join_spec {
+  const int *left_keys;       /* right.nkeys left columns, borrowed */
   struct pit_side right;
   const int *cols;            /* right columns to add, borrowed */
   const char *const *names;   /* their names in the output, borrowed */
@@ -71,12 +72,14 @@ struct pit_join_spec {
 
 /*
  * out (initialized by the call; the caller releases it, also on failure)
- * gets, for every left row of rows[0..n) (rows NULL: all) in that order,
- * the left columns lcols named lnames, then each join's columns. Rows
- * that an inner join cannot match are left out.
+ * gets, for every row of `left` in rows[0..n) (rows NULL: all) in that
+ * order, the left columns lcols named lnames, then each join's columns.
+ * left_time is the left event time column (-1: none). Rows that an inner
+ * join cannot match are left out.
  */
-int pit_join(const struct pit_side *left, const uint32_t *rows, size_t n, const int *lcols, const char *const *lnames,
-             size_t nl, const struct pit_join_spec *joins, size_t nj, int threads, struct table *out, oast_err *e);
+int pit_join(const struct table *left, int left_time, const uint32_t *rows, size_t n, const int *lcols,
+             const char *const *lnames, size_t nl, const struct pit_join_spec *joins, size_t nj, int threads,
+             struct table *out, oast_err *e);
 
 /* Event time of row i as a comparable number (µs for timestamp and date; the value for bigint). */
 int64_t pit_time_at(const struct column *c, size_t i);

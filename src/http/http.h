@@ -105,6 +105,7 @@ enum route_flags {
   ROUTE_STREAM = 1,       /* body streamed into r->upload by begin */
   ROUTE_NO_AUDIT = 2,     /* a mutating route not worth auditing (trial reports) */
   ROUTE_ANY_TOKEN = 4,    /* trial/job tokens may call this outside their project check */
+  ROUTE_READ = 8,         /* a POST that only reads (lookups with a body): not audited, keeps the access cache */
 };
 
 struct route {
