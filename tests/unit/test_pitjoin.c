@@ -126,9 +126,9 @@ TEST(pitjoin_exact_cases) {
   /* The joined table: left rows in order, nulls where nothing matched; inner drops them. */
   const char *ln[] = {"id", "ts"}, *rn[] = {"r_v"};
   int lc[] = {0, 1}, rc[] = {2};
-  struct pit_join_spec js = {r, rc, rn, 1, false};
+  struct pit_join_spec js = {k, r, rc, rn, 1, false};
   struct table out;
-  ASSERT_EQ(pit_join(&l, NULL, 0, lc, ln, 2, &js, 1, 2, &out, &e), 0);
+  ASSERT_EQ(pit_join(&L, 1, NULL, 0, lc, ln, 2, &js, 1, 2, &out, &e), 0);
   ASSERT_EQ(out.nrows, 9);
   ASSERT_EQ(out.ncols, 3);
   ASSERT_STREQ(out.cols[2].name, "r_v");
@@ -137,7 +137,7 @@ TEST(pitjoin_exact_cases) {
   ASSERT(column_f64(&out.cols[2], 5) == 3);
   table_release(&out);
   js.inner = true;
-  ASSERT_EQ(pit_join(&l, NULL, 0, lc, ln, 2, &js, 1, 1, &out, &e), 0);
+  ASSERT_EQ(pit_join(&L, 1, NULL, 0, lc, ln, 2, &js, 1, 1, &out, &e), 0);
   ASSERT_EQ(out.nrows, 6);
   ASSERT_EQ(column_i64(&out.cols[1], 0), 10);
   ASSERT_EQ(column_i64(&out.cols[1], 5), 5);
