@@ -3,6 +3,7 @@
 
 #include <lmdb.h>
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "util/alloc.h"
@@ -184,8 +185,41 @@ static void marker_key(struct buf *b, int64_t fg_id) {
   buf_putc(b, 'c');
 }
 
+/* The event time stored in cell `col` of an encoded row; false when the row is corrupt or the cell is null. */
+static bool stored_time(const unsigned char *p, const unsigned char *end, int col, int64_t *out) {
+  for (int c = 0; p < end; c++) {
+    unsigned char tag = *p++;
+    if (c == col) {
+      if (tag == TAG_NULL || tag == TAG_STR || tag == TAG_FLOAT || end - p < 8) return false;
+      *out = (int64_t)(get_u64be(p) ^ ((uint64_t)1 << 63));
+      return true;
+    }
+    if (tag == TAG_NULL) continue;
+    if (tag == TAG_STR) {
+      if (end - p < 4) return false;
+      size_t n = ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+      if ((size_t)(end - p - 4) < n) return false;
+      p += 4 + n;
+    } else {
+      if (end - p < 8) return false;
+      p += 8;
+    }
+  }
+  return false;
+}
+
+/* A row's event time in the stored encoding's units (enc_int's value). */
+static int64_t row_time(const struct column *c, size_t i) {
+  return c->type == FT_DATE || c->type == FT_INT ? column_i32(c, i) : column_i64(c, i);
+}
+
 int online_apply(struct online *o, int64_t fg_id, const struct table *t, const int *pk, size_t npk, int64_t commit_id,
                  oast_err *e) {
+  return online_apply_latest(o, fg_id, t, pk, npk, -1, commit_id, e);
+}
+
+int online_apply_latest(struct online *o, int64_t fg_id, const struct table *t, const int *pk, size_t npk,
+                        int event_time, int64_t commit_id, oast_err *e) {
   MDB_txn *txn;
   int rc = mdb_txn_begin(o->env, NULL, 0, &txn);
   if (rc) return lmdb_err(rc, e, "begin");
@@ -197,8 +231,18 @@ int online_apply(struct online *o, int64_t fg_id, const struct table *t, const i
     buf_reset(&v);
     key_prefix(&k, fg_id);
     for (size_t j = 0; j < npk; j++) enc_cell(&k, &t->cols[pk[j]], i);
+    MDB_val mk = {k.len, k.data};
+    if (event_time >= 0 && !column_is_null(&t->cols[event_time], i)) {
+      /* Keep the row with the latest event time (this one on a tie). */
+      MDB_val old;
+      int64_t had;
+      if (mdb_get(txn, o->dbi, &mk, &old) == 0 &&
+          stored_time(old.mv_data, (const unsigned char *)old.mv_data + old.mv_size, event_time, &had) &&
+          had > row_time(&t->cols[event_time], i))
+        continue;
+    }
     for (size_t c = 0; c < t->ncols; c++) enc_cell(&v, &t->cols[c], i);
-    MDB_val mk = {k.len, k.data}, mv = {v.len, v.data};
+    MDB_val mv = {v.len, v.data};
     rc = mdb_put(txn, o->dbi, &mk, &mv, 0);
   }
   if (!rc) {

@@ -41,6 +41,15 @@ void online_free(struct online *o);
  */
 int online_apply(struct online *o, int64_t fg_id, const struct table *t, const int *pk, size_t npk, int64_t commit_id,
                  oast_err *e);
+/*
+ * online_apply for a group with an event time (column index event_time,
+ * -1 for none): a key keeps the row with the latest event time, whether
+ * the other row is in t or already stored; on a tie the row of t (the
+ * later in t) wins. So the store holds each key's latest row by event
+ * time, whatever order commits arrive in.
+ */
+int online_apply_latest(struct online *o, int64_t fg_id, const struct table *t, const int *pk, size_t npk,
+                        int event_time, int64_t commit_id, oast_err *e);
 /* Removes every row and the marker of a group (before a rebuild, or when it is deleted). */
 int online_drop(struct online *o, int64_t fg_id, oast_err *e);
 /* The commit the group's rows reflect; 0 when it has none. */
