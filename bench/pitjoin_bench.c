@@ -11,7 +11,9 @@
  *
  * Tables: labels(id bigint, ts timestamp, label int), fg1(id, ts, f1..f5
  * double), fg2(id, ts, g1..g5 double); ids uniform over KEYS, times
- * uniform over a year in whole seconds, rows in random order.
+ * uniform over a year in microseconds, rows in random order (so a key's
+ * rows are not sorted by time, and equal (id, ts) pairs, which a feature
+ * group's key forbids, practically never occur).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -57,7 +59,7 @@ static void gen(struct table *t, size_t rows, uint64_t keys, const char *prefix,
   int64_t *id = t->cols[0].vals, *ts = t->cols[1].vals;
   for (size_t i = 0; i < rows; i++) {
     id[i] = (int64_t)(next() % keys);
-    ts[i] = T0 + (int64_t)(next() % YEAR_S) * 1000000LL;
+    ts[i] = T0 + (int64_t)(next() % (YEAR_S * 1000000ULL)); /* µs: (id, ts) pairs do not repeat in practice */
     for (int f = 0; f < nfeat; f++) {
       if (nfeat == 1) ((int32_t *)t->cols[2 + f].vals)[i] = (int32_t)(next() % 2);
       else ((double *)t->cols[2 + f].vals)[i] = (double)(next() % 1000000) / 1000.0;
