@@ -23,20 +23,26 @@ class ParquetError(ValueError):
     """The file is not a Parquet file this reader understands."""
 
 
+def uvarint(buf, pos):
+    """The unsigned LEB128 varint at buf[pos]: (value, position after it)."""
+    v = shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, pos
+
+
 class _Thrift:
     def __init__(self, buf, pos=0):
         self.buf = buf
         self.pos = pos
 
     def varint(self):
-        v = shift = 0
-        while True:
-            b = self.buf[self.pos]
-            self.pos += 1
-            v |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return v
+        v, self.pos = uvarint(self.buf, self.pos)
+        return v
 
     def zigzag(self):
         v = self.varint()
@@ -101,14 +107,7 @@ class _Thrift:
 
 def snappy_decompress(data):
     """Decodes a raw snappy block."""
-    pos = shift = n = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            break
+    n, pos = uvarint(data, 0)
     out = bytearray()
     while pos < len(data):
         tag = data[pos]
@@ -161,14 +160,7 @@ def _rle_hybrid(buf, pos, end, width, count):
     out = []
     nbytes = (width + 7) // 8
     while len(out) < count and pos < end:
-        h, shift = 0, 0
-        while True:
-            b = buf[pos]
-            pos += 1
-            h |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
+        h, pos = uvarint(buf, pos)
         if h & 1:
             groups = h >> 1
             nb = groups * width

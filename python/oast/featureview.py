@@ -263,28 +263,17 @@ def _read_csv(path, cols):
     return out
 
 
-def _varint(buf, i):
-    v = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        v |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return v, i
-
-
 def _fields(buf):
     i = 0
     while i < len(buf):
-        tag, i = _varint(buf, i)
+        tag, i = _parquet.uvarint(buf, i)
         wt = tag & 7
         if wt == 2:
-            n, i = _varint(buf, i)
+            n, i = _parquet.uvarint(buf, i)
             yield tag >> 3, wt, buf[i:i + n]
             i += n
         elif wt == 0:
-            v, i = _varint(buf, i)
+            v, i = _parquet.uvarint(buf, i)
             yield tag >> 3, wt, v
         elif wt == 5:
             yield tag >> 3, wt, buf[i:i + 4]
@@ -315,7 +304,7 @@ def _example(buf):
                     elif kind == 2:
                         value = struct.unpack("<f", bytes(v[:4]))[0]
                     else:
-                        x = _varint(v, 0)[0] if wt == 2 else v
+                        x = _parquet.uvarint(v, 0)[0] if wt == 2 else v
                         value = x - (1 << 64) if x >= 1 << 63 else x
                     break
             out[name] = value

@@ -20,7 +20,11 @@
  * (group ids, schemas, key mappings) is kept in a small per-thread cache
  * tagged with the server's access generation, which every change through
  * the API (a new or deleted view or group among them) bumps, so the
- * steady state of a lookup does no metadata query at all.
+ * steady state of a lookup does no metadata query at all. All entries
+ * of a request are read in one LMDB read transaction, rows stay in their
+ * stored encoding (a joined group's key is the left row's key cells,
+ * copied as they are), and the answer is written as JSON text straight
+ * from the cells, with no JSON objects built per value.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -57,6 +61,7 @@ struct plan {
   size_t *out_group;     /* per output feature: its group and column */
   int *out_col;
   json_t *features;      /* the output names */
+  char *features_text;   /* the same as JSON text */
   char **pk_names;       /* the serving key (left pk) names */
   size_t npk;
 };
@@ -72,6 +77,7 @@ static void plan_free(struct plan *p) {
   free(p->out_group);
   free(p->out_col);
   json_decref(p->features);
+  free(p->features_text);
   for (size_t i = 0; i < p->npk; i++) free(p->pk_names[i]);
   free(p->pk_names);
   free(p);
@@ -151,6 +157,7 @@ static int plan_build(struct req *r, uint64_t gen, struct plan **out, oast_err *
     p->nout++;
     json_array_append_new(p->features, json_string(v.cols[c].name));
   }
+  p->features_text = json_dumps(p->features, JSON_COMPACT);
   const struct fgroup *L = &v.groups[0].g;
   p->npk = L->npk;
   p->pk_names = xcalloc(L->npk, sizeof *p->pk_names);
@@ -217,41 +224,54 @@ static int check_entry(const struct plan *p, json_t *entry, size_t i, oast_err *
   return 0;
 }
 
-/* The vector of one entry (a new array) or json_null(). */
-static int lookup(struct online *o, const struct plan *p, json_t *entry, size_t i, json_t **vec, oast_err *e) {
-  json_t *rows[FV_MAX_JOINS + 1] = {NULL};
-  json_t *key[FG_MAX_FEATURES];
+/* Appends the vector of one entry as JSON text (or null) to out, reading the rows of the snapshot. */
+static int lookup(struct online_snap *snap, const struct plan *p, json_t *entry, size_t i, struct buf *key,
+                  struct buf *out, oast_err *e) {
+  const void *rows[FV_MAX_JOINS + 1] = {NULL};
+  size_t lens[FV_MAX_JOINS + 1] = {0};
   const struct plan_group *L = &p->groups[0];
   int rc = 0;
-  *vec = NULL;
-  for (size_t k = 0; k < L->npk; k++) key[k] = json_object_get(entry, p->pk_names[k]);
-  if ((rc = online_get(o, L->fg_id, &L->schema, L->pk, L->npk, key, &rows[0], e))) return at_entry(e, rc, i);
+  buf_reset(key);
+  for (size_t k = 0; k < L->npk && !rc; k++)
+    if ((rc = online_encode_json(key, L->schema.cols[L->pk[k]].type, json_object_get(entry, p->pk_names[k]), e))) {
+      char msg[OAST_ERRMSG_MAX];
+      snprintf(msg, sizeof msg, "%s", e ? e->msg : "");
+      oast_err_set(e, rc, "primary key \"%s\": %s", p->pk_names[k], msg);
+      return at_entry(e, rc, i);
+    }
+  if ((rc = online_snap_get(snap, L->fg_id, key->data, key->len, &rows[0], &lens[0], e))) return rc;
   if (!rows[0]) {
-    *vec = json_null();
+    buf_puts(out, "null");
     return 0;
   }
+  /* Each joined group by the key cells the left row holds (a null cell: no row). */
   for (size_t g = 1; g < p->ngroups && !rc; g++) {
     const struct plan_group *pg = &p->groups[g];
     bool null_key = false;
-    for (size_t k = 0; k < pg->npk; k++) {
-      key[k] = json_array_get(rows[0], (size_t)pg->from_left[k]);
-      null_key |= !key[k] || json_is_null(key[k]);
+    buf_reset(key);
+    for (size_t k = 0; k < pg->npk && !null_key; k++) {
+      const void *cell;
+      size_t n;
+      if (online_cell(rows[0], lens[0], (size_t)pg->from_left[k], &cell, &n))
+        return oast_err_set(e, OAST_EINTERNAL, "a corrupt record in the online store");
+      null_key = online_cell_is_null(cell, n);
+      buf_append(key, cell, n);
     }
-    if (!null_key) rc = online_get(o, pg->fg_id, &pg->schema, pg->pk, pg->npk, key, &rows[g], e);
+    if (!null_key) rc = online_snap_get(snap, pg->fg_id, key->data, key->len, &rows[g], &lens[g], e);
   }
-  if (!rc) {
-    json_t *out = json_array();
-    for (size_t f = 0; f < p->nout; f++) {
-      json_t *row = rows[p->out_group[f]];
-      json_t *val = row ? json_array_get(row, (size_t)p->out_col[f]) : NULL;
-      json_array_append(out, val ? val : json_null());
-    }
-    *vec = out;
-  } else {
-    rc = at_entry(e, rc, i);
+  if (rc) return rc;
+  buf_putc(out, '[');
+  for (size_t f = 0; f < p->nout; f++) {
+    size_t g = p->out_group[f];
+    const void *cell = NULL;
+    size_t n = 0;
+    if (f) buf_putc(out, ',');
+    if (rows[g] && online_cell(rows[g], lens[g], (size_t)p->out_col[f], &cell, &n))
+      return oast_err_set(e, OAST_EINTERNAL, "a corrupt record in the online store");
+    online_cell_json(cell, n, out);
   }
-  for (size_t g = 0; g < p->ngroups; g++) json_decref(rows[g]);
-  return rc;
+  buf_putc(out, ']');
+  return 0;
 }
 
 static int fv_vectors(struct req *r, struct resp *w, oast_err *e) {
@@ -270,17 +290,23 @@ static int fv_vectors(struct req *r, struct resp *w, oast_err *e) {
   }
   for (size_t i = 0; i < n && !rc; i++) rc = check_entry(p, json_array_get(entries, i), i, e);
   if (rc) goto out;
-  json_t *vectors = json_array();
+  struct online_snap *snap = NULL;
+  if ((rc = online_snap_begin(r->srv->online, &snap, e))) goto out;
+  struct buf text, key;
+  buf_init(&text, 0);
+  buf_init(&key, 0);
+  buf_puts(&text, "{\"features\":");
+  buf_puts(&text, p->features_text);
+  buf_puts(&text, ",\"vectors\":[");
   for (size_t i = 0; i < n && !rc; i++) {
-    json_t *vec;
-    rc = lookup(r->srv->online, p, json_array_get(entries, i), i, &vec, e);
-    if (!rc) json_array_append_new(vectors, vec);
+    if (i) buf_putc(&text, ',');
+    rc = lookup(snap, p, json_array_get(entries, i), i, &key, &text, e);
   }
-  if (rc) {
-    json_decref(vectors);
-    goto out;
-  }
-  resp_json(w, 200, json_pack("{s:O,s:o}", "features", p->features, "vectors", vectors));
+  online_snap_end(snap);
+  buf_puts(&text, "]}");
+  if (!rc) resp_text(w, 200, text.data, text.len, "application/json");
+  buf_release(&text);
+  buf_release(&key);
 out:
   json_decref(b);
   return rc;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "formats/rows.h"
 #include "util/alloc.h"
 #include "util/fs.h"
 
@@ -356,4 +357,141 @@ int online_get(struct online *o, int64_t fg_id, const struct table *schema, cons
   mdb_txn_abort(txn);
   buf_release(&k);
   return rc;
+}
+
+/* ---- raw reads ---- */
+
+struct online_snap {
+  struct online *o;
+  MDB_txn *txn;
+  struct buf key;
+};
+
+int online_snap_begin(struct online *o, struct online_snap **out, oast_err *e) {
+  struct online_snap *s = xcalloc(1, sizeof *s);
+  s->o = o;
+  int rc = mdb_txn_begin(o->env, NULL, MDB_RDONLY, &s->txn);
+  if (rc) {
+    free(s);
+    return lmdb_err(rc, e, "read");
+  }
+  buf_init(&s->key, 0);
+  *out = s;
+  return 0;
+}
+
+void online_snap_end(struct online_snap *s) {
+  if (!s) return;
+  mdb_txn_abort(s->txn);
+  buf_release(&s->key);
+  free(s);
+}
+
+int online_snap_get(struct online_snap *s, int64_t fg_id, const void *key, size_t klen, const void **row, size_t *len,
+                    oast_err *e) {
+  buf_reset(&s->key);
+  key_prefix(&s->key, fg_id);
+  buf_append(&s->key, key, klen);
+  MDB_val mk = {s->key.len, s->key.data}, mv;
+  int rc = mdb_get(s->txn, s->o->dbi, &mk, &mv);
+  *row = NULL;
+  *len = 0;
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return lmdb_err(rc, e, "read");
+  *row = mv.mv_data;
+  *len = mv.mv_size;
+  return 0;
+}
+
+/* The size of the encoded cell at p (bounded by end), 0 when corrupt. */
+static size_t cell_size(const unsigned char *p, const unsigned char *end) {
+  if (p >= end) return 0;
+  if (*p == TAG_NULL) return 1;
+  if (*p == TAG_STR) {
+    if (end - p < 5) return 0;
+    size_t n = ((size_t)p[1] << 24) | ((size_t)p[2] << 16) | ((size_t)p[3] << 8) | p[4];
+    return (size_t)(end - p - 5) < n ? 0 : 5 + n;
+  }
+  return end - p < 9 ? 0 : 9;
+}
+
+int online_cell(const void *row, size_t len, size_t col, const void **cell, size_t *n) {
+  const unsigned char *p = row, *end = p + len;
+  for (size_t c = 0;; c++) {
+    size_t k = cell_size(p, end);
+    if (!k) return -1;
+    if (c == col) {
+      *cell = p;
+      *n = k;
+      return 0;
+    }
+    p += k;
+  }
+}
+
+bool online_cell_is_null(const void *cell, size_t n) { return n == 0 || *(const unsigned char *)cell == TAG_NULL; }
+
+static void json_string_text(struct buf *out, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  buf_putc(out, '"');
+  size_t from = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    buf_append(out, s + from, i - from);
+    from = i + 1;
+    switch (c) {
+      case '"': buf_puts(out, "\\\""); break;
+      case '\\': buf_puts(out, "\\\\"); break;
+      case '\n': buf_puts(out, "\\n"); break;
+      case '\r': buf_puts(out, "\\r"); break;
+      case '\t': buf_puts(out, "\\t"); break;
+      default: {
+        char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+        buf_puts(out, u);
+      }
+    }
+  }
+  buf_append(out, s + from, n - from);
+  buf_putc(out, '"');
+}
+
+void online_cell_json(const void *cell, size_t n, struct buf *out) {
+  const unsigned char *p = cell;
+  if (n == 0 || *p == TAG_NULL) {
+    buf_puts(out, "null");
+    return;
+  }
+  if (*p == TAG_STR) {
+    json_string_text(out, (const char *)p + 5, n - 5);
+    return;
+  }
+  uint64_t u = get_u64be(p + 1);
+  int64_t v = (int64_t)(u ^ ((uint64_t)1 << 63));
+  char text[48];
+  switch (*p) {
+    case TAG_INT: buf_printf(out, "%lld", (long long)v); return;
+    case TAG_BOOL: buf_puts(out, v ? "true" : "false"); return;
+    case TAG_FLOAT: {
+      double d;
+      memcpy(&d, &u, 8);
+      if (!isfinite(d)) {
+        buf_puts(out, "null");
+        return;
+      }
+      size_t k = rows_format_double(d, text);
+      buf_append(out, text, k);
+      if (!memchr(text, '.', k) && !memchr(text, 'e', k)) buf_puts(out, ".0"); /* stays a real */
+      return;
+    }
+    case TAG_TS:
+      timestamp_format(v, text, sizeof text);
+      json_string_text(out, text, strlen(text));
+      return;
+    case TAG_DATE:
+      date_format((int32_t)v, text, sizeof text);
+      json_string_text(out, text, strlen(text));
+      return;
+    default: buf_puts(out, "null");
+  }
 }
