@@ -371,7 +371,10 @@ int fview_load(struct req *r, const char *name, int version, struct fview *v, oa
   json_object_set_new(body, "version", json_integer(version));
   int rc = fview_parse(r, body, v, e);
   json_decref(body);
-  if (rc) return wrap(e, rc, "feature view \"%s\" version %d", name, version);
+  if (rc) {
+    fview_release(v);
+    return wrap(e, rc, "feature view \"%s\" version %d", name, version);
+  }
   v->id = id;
   v->project_id = r->proj.id;
   return 0;

@@ -73,9 +73,9 @@ void fview_release(struct fview *v);
  */
 int fview_parse(struct req *r, json_t *body, struct fview *v, oast_err *e);
 
-/* Loads the view (project of r, name, version) or 404. */
+/* Loads the view (project of r, name, version) or 404. On failure v holds nothing to release. */
 int fview_load(struct req *r, const char *name, int version, struct fview *v, oast_err *e);
-/* Loads from the route's {name} and {v}. */
+/* Loads from the route's {name} and {v}; the same on failure. */
 int fview_from_route(struct req *r, struct fview *v, oast_err *e);
 
 /* The row id (and version) of the route's view, without resolving its groups, so a view whose group was
