@@ -167,6 +167,8 @@ NOUN_VERBS = {
     "dataset": ["create", "list", "delete"],
     "fs": ["ls", "stat", "put", "get", "cat", "mkdir", "rm"],
     "share": ["create", "list", "accept", "revoke"],
+    "fv": ["create", "list", "show", "delete", "vector"],
+    "td": ["create", "list", "show"],
 }
 
 
