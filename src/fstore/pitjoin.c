@@ -261,10 +261,41 @@ struct pair {
   uint32_t row;
 };
 
-static int pair_cmp(const void *a, const void *b) {
-  const struct pair *x = a, *y = b;
-  if (x->t != y->t) return x->t < y->t ? -1 : 1;
-  return x->row < y->row ? -1 : x->row > y->row;
+/*
+ * Sorts a[0..n) by time, stably (so rows, which ascend within a run, stay
+ * in order among equal times): insertion sort for short runs, else a
+ * bottom-up merge sort through tmp (n entries). Comparisons are inline:
+ * runs are sorted by the hundred thousand, where qsort's indirect calls
+ * would dominate.
+ */
+static void sort_pairs(struct pair *a, struct pair *tmp, size_t n) {
+  const size_t small = 24;
+  for (size_t from = 0; from < n; from += small) {
+    size_t to = from + small < n ? from + small : n;
+    for (size_t i = from + 1; i < to; i++) {
+      struct pair v = a[i];
+      size_t p = i;
+      while (p > from && a[p - 1].t > v.t) {
+        a[p] = a[p - 1];
+        p--;
+      }
+      a[p] = v;
+    }
+  }
+  struct pair *src = a, *dst = tmp;
+  for (size_t width = small; width < n; width *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * width) {
+      size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+      size_t i = lo, j = mid, k = lo;
+      while (i < mid && j < hi) dst[k++] = src[j].t < src[i].t ? src[j++] : src[i++];
+      while (i < mid) dst[k++] = src[i++];
+      while (j < hi) dst[k++] = src[j++];
+    }
+    struct pair *t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != a) memcpy(a, src, n * sizeof *a);
 }
 
 /* Sorts runs[off[k]..off[k+1]) of (times, rows) by (time, row) for keys [from, to). */
@@ -276,35 +307,23 @@ struct sort_job {
 
 static void sort_runs(void *arg, size_t from, size_t to) {
   struct sort_job *j = arg;
-  struct pair *tmp = NULL;
-  size_t tmpcap = 0;
+  struct pair *buf = NULL;
+  size_t cap = 0;
   for (size_t k = from; k < to; k++) {
     uint32_t a = j->off[k], b = j->off[k + 1];
     bool sorted = true;
     for (uint32_t i = a + 1; i < b && sorted; i++) sorted = j->times[i - 1] <= j->times[i];
     if (sorted) continue; /* rows ascend within a run, so ties are already in row order */
     size_t n = b - a;
-    if (n > tmpcap) tmp = xreallocarray(tmp, tmpcap = n, sizeof *tmp);
-    for (size_t i = 0; i < n; i++) tmp[i] = (struct pair){j->times[a + i], j->rows[a + i]};
-    if (n <= 16) {
-      for (size_t i = 1; i < n; i++) {
-        struct pair v = tmp[i];
-        size_t p = i;
-        while (p > 0 && pair_cmp(&tmp[p - 1], &v) > 0) {
-          tmp[p] = tmp[p - 1];
-          p--;
-        }
-        tmp[p] = v;
-      }
-    } else {
-      qsort(tmp, n, sizeof *tmp, pair_cmp);
-    }
+    if (2 * n > cap) buf = xreallocarray(buf, cap = 2 * n, sizeof *buf);
+    for (size_t i = 0; i < n; i++) buf[i] = (struct pair){j->times[a + i], j->rows[a + i]};
+    sort_pairs(buf, buf + n, n);
     for (size_t i = 0; i < n; i++) {
-      j->times[a + i] = tmp[i].t;
-      j->rows[a + i] = tmp[i].row;
+      j->times[a + i] = buf[i].t;
+      j->rows[a + i] = buf[i].row;
     }
   }
-  free(tmp);
+  free(buf);
 }
 
 static void index_release(struct index *x) {
