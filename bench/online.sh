@@ -111,16 +111,20 @@ to_ms() {
   awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
     if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000; printf "%.3f", n }'
 }
-declare -A rps p50 p99
-run_wrk() { # NAME URL BATCH|- : one measured run, keeping the best
-  local name=$1 url=$2 batch=$3 out
+declare -A rps p50 p99 cpu_us
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; } # PID -> utime + stime
+hz=$(getconf CLK_TCK)
+run_wrk() { # NAME PID URL BATCH|- : one measured run, keeping the best
+  local name=$1 pid=$2 url=$3 batch=$4 out t0 t1 n
   local args=(-t"$wrk_threads" -c"$conns")
   if [ "$batch" != - ]; then
     export BENCH_PATH=$vpath BENCH_AUTH="Bearer $key" BENCH_KEYS=$keys BENCH_BATCH=$batch
     args+=(-s bench/online.lua)
   fi
   [ "$warmup" -gt 0 ] && wrk "${args[@]}" -d"${warmup}s" "$url" >/dev/null
+  t0=$(cpu_ticks "$pid")
   out=$(wrk "${args[@]}" -d"${duration}s" --latency "$url")
+  t1=$(cpu_ticks "$pid")
   if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then echo "$out" >&2; die "$name: wrk saw errors or non-2xx answers"; fi
   local r
   r=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
@@ -128,14 +132,16 @@ run_wrk() { # NAME URL BATCH|- : one measured run, keeping the best
     rps[$name]=$r
     p50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
     p99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+    n=$(awk '/ requests in / { print $1 }' <<<"$out")
+    cpu_us[$name]=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')
   fi
 }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 depth=$(( (conns + wrk_threads - 1) / wrk_threads ))
 for _ in $(seq "$rounds"); do
-  run_wrk hello "$hello_url/" -
-  run_wrk single "$oast_url" 1
-  run_wrk batch "$oast_url" 100
+  run_wrk hello "$hello_pid" "$hello_url/" -
+  run_wrk single "$oast_pid" "$oast_url" 1
+  run_wrk batch "$oast_pid" "$oast_url" 100
   for b in 1 100; do
     out=$(build/bench/redis_lookup run 127.0.0.1 "$redis_port" "$keys" "$b" "$duration" "$wrk_threads" "$depth") ||
       die "the Redis client failed"
@@ -164,22 +170,26 @@ echo "Online feature vectors: 10 features from 2 online groups of $keys rows, ov
 echo "machine: $ncpu CPUs ($cpu), $kernel; load average before: $load_before; $date; commit $commit"
 echo "wrk -t$wrk_threads -c$conns -d${duration}s, best of $rounds rounds; Oast and hello with $srv_threads threads;"
 echo "Redis: $wrk_threads pipelined hiredis connections x $depth requests in flight"
-row='%-34s %10s %12s %8s %8s  %s\n'
-printf "$row" figure req/s entries/s p50_ms p99_ms "ratio"
-printf "$row" "hello world GET (ceiling)" "$(printf %.0f "${rps[hello]}")" - "${p50[hello]}" "${p99[hello]}" peer
+echo "cpu_us: the server's own CPU time per request (steadier than rates on a shared machine)"
+row='%-30s %9s %10s %7s %8s %7s  %s\n'
+printf "$row" figure req/s entries/s p50_ms p99_ms cpu_us "ratio"
+printf "$row" "hello world GET (ceiling)" "$(printf %.0f "${rps[hello]}")" - "${p50[hello]}" "${p99[hello]}" \
+  "${cpu_us[hello]}" peer
 printf "$row" "Oast vectors, 1 entry" "$(printf %.0f "${rps[single]}")" "$(printf %.0f "${rps[single]}")" \
-  "${p50[single]}" "${p99[single]}" "$r_hello of hello ($verdict: aim p99 < 1 ms at >= 0.5); $r_redis1 of Redis"
+  "${p50[single]}" "${p99[single]}" "${cpu_us[single]}" \
+  "$r_hello of hello ($verdict: aim p99 < 1 ms at >= 0.5); $r_redis1 of Redis"
 printf "$row" "Oast vectors, 100 entries" "$(printf %.0f "${rps[batch]}")" \
-  "$(awk -v r="${rps[batch]}" 'BEGIN { printf "%.0f", r * 100 }')" "${p50[batch]}" "${p99[batch]}" "$r_redis100 of Redis"
+  "$(awk -v r="${rps[batch]}" 'BEGIN { printf "%.0f", r * 100 }')" "${p50[batch]}" "${p99[batch]}" "${cpu_us[batch]}" \
+  "$r_redis100 of Redis"
 printf "$row" "Redis pipelined, 1 entry" "$(printf %.0f "${rps[redis1]}")" "$(printf %.0f "${rps[redis1]}")" \
-  "${p50[redis1]}" "${p99[redis1]}" peer
+  "${p50[redis1]}" "${p99[redis1]}" - peer
 printf "$row" "Redis pipelined, 100 entries" "$(printf %.0f "${rps[redis100]}")" \
-  "$(awk -v r="${rps[redis100]}" 'BEGIN { printf "%.0f", r * 100 }')" "${p50[redis100]}" "${p99[redis100]}" peer
+  "$(awk -v r="${rps[redis100]}" 'BEGIN { printf "%.0f", r * 100 }')" "${p50[redis100]}" "${p99[redis100]}" - peer
 mkdir -p "$(dirname "$results")"
 jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 common="\"date\":$(jstr "$date"),\"commit\":$(jstr "$commit"),\"machine\":{\"cpus\":$ncpu,\"cpu\":$(jstr "$cpu"),\"kernel\":$(jstr "$kernel"),\"loadavg_before\":$(jstr "$load_before")},\"keys\":$keys,\"wrk\":\"-t$wrk_threads -c$conns -d${duration}s\",\"rounds\":$rounds"
 {
-  echo "{\"figure\":\"online.single\",$common,\"rps\":${rps[single]},\"p50_ms\":${p50[single]},\"p99_ms\":${p99[single]},\"hello_rps\":${rps[hello]},\"hello_p99_ms\":${p99[hello]},\"ratio_hello\":$r_hello,\"redis_rps\":${rps[redis1]},\"redis_p99_ms\":${p99[redis1]},\"ratio_redis\":$r_redis1}"
-  echo "{\"figure\":\"online.batch100\",$common,\"rps\":${rps[batch]},\"p50_ms\":${p50[batch]},\"p99_ms\":${p99[batch]},\"redis_rps\":${rps[redis100]},\"redis_p99_ms\":${p99[redis100]},\"ratio_redis\":$r_redis100}"
+  echo "{\"figure\":\"online.single\",$common,\"rps\":${rps[single]},\"p50_ms\":${p50[single]},\"p99_ms\":${p99[single]},\"cpu_us_per_req\":${cpu_us[single]},\"hello_rps\":${rps[hello]},\"hello_cpu_us_per_req\":${cpu_us[hello]},\"hello_p99_ms\":${p99[hello]},\"ratio_hello\":$r_hello,\"redis_rps\":${rps[redis1]},\"redis_p99_ms\":${p99[redis1]},\"ratio_redis\":$r_redis1}"
+  echo "{\"figure\":\"online.batch100\",$common,\"rps\":${rps[batch]},\"p50_ms\":${p50[batch]},\"p99_ms\":${p99[batch]},\"cpu_us_per_req\":${cpu_us[batch]},\"redis_rps\":${rps[redis100]},\"redis_p99_ms\":${p99[redis100]},\"ratio_redis\":$r_redis100}"
 } >>"$results"
 echo "appended 2 lines to $results"
