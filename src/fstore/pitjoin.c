@@ -37,6 +37,8 @@
 #include "util/alloc.h"
 
 #define MAX_THREADS 8
+/* How far ahead a gather prefetches: its reads are random, which hardware prefetchers cannot guess. */
+#define PREFETCH 16
 
 bool pit_key_types_compatible(enum ftype a, enum ftype b) {
   bool ia = a == FT_INT || a == FT_BIGINT, ib = b == FT_INT || b == FT_BIGINT;
@@ -562,6 +564,8 @@ void pit_gather(struct column *dst, const struct column *src, const uint32_t *id
 #define GATHER(T)                                          \
   for (size_t i = 0; i < n; i++) {                         \
     uint32_t r = idx[i];                                   \
+    if (i + PREFETCH < n && idx[i + PREFETCH] != PIT_NONE) \
+      __builtin_prefetch((const T *)src->vals + idx[i + PREFETCH]); \
     if (r == PIT_NONE) {                                   \
       ((T *)out)[i] = 0;                                   \
       valid[i] = 0;                                        \
