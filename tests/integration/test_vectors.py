@@ -136,3 +136,28 @@ def test_online_store_rebuilt_when_ahead_of_offline(start_server):
     assert all_vectors(world, p, [1, 2, 3, 5]) == before
     assert before[3] is None
     assert "rebuilding" in srv.output()
+
+
+def test_compound_keys_in_any_order(world, server):
+    """A joined group whose primary key has two features, joined with left_on/right_on given in the other order,
+    offline (training data) and online (vectors) alike; an int left key against a bigint right key."""
+    api, key = world.api, world.alice.key
+    p = world.new_project("ck")
+    make_group(api, key, p, "orders", [("oid", "bigint"), ("shop", "string"), ("item", "int"), ("qty", "int")],
+               ["oid"], online=True)
+    make_group(api, key, p, "prices", [("shop_id", "string"), ("item_id", "bigint"), ("price", "double")],
+               ["shop_id", "item_id"], online=True)
+    insert(api, key, p, "orders", [{"oid": 1, "shop": "a", "item": 7, "qty": 2}, {"oid": 2, "shop": "b", "item": 7,
+                                                                                 "qty": 1},
+                                   {"oid": 3, "shop": "a", "item": 8, "qty": 5}])
+    insert(api, key, p, "prices", [{"shop_id": "a", "item_id": 7, "price": 1.25}, {"shop_id": "b", "item_id": 7,
+                                                                                  "price": 2.5}])
+    make_view(api, key, p, {"name": "v", "query": {
+        "featuregroup": "orders", "version": 1, "features": ["oid", "qty"],
+        "joins": [{"featuregroup": "prices", "version": 1, "left_on": ["item", "shop"],
+                   "right_on": ["item_id", "shop_id"], "features": ["price"]}]}})
+    r = vectors(api, key, p, "v", 1, [{"oid": 1}, {"oid": 2}, {"oid": 3}])
+    assert r.json()["vectors"] == [[1, 2, 1.25], [2, 1, 2.5], [3, 5, None]]
+    td = api.call("POST", fs_path(p, "/featureviews/v/versions/1/trainingdata"), key, json={"format": "csv"}).json()
+    text = (server.project_dir(p) / td["path"] / "train" / "train.csv").read_text()
+    assert sorted(text.splitlines()[1:]) == ["1,2,1.25", "2,1,2.5", "3,5,"]
