@@ -117,6 +117,7 @@ enum route_flags {
   ROUTE_NO_AUDIT = 2,     /* a mutating route not worth auditing (trial reports) */
   ROUTE_ANY_TOKEN = 4,    /* trial/job tokens may call this outside their project check */
   ROUTE_KEEPS_ACCESS = 8, /* a POST that changes nothing access depends on (inference): the access cache stays */
+  ROUTE_READ = 16,        /* a POST that only reads (lookups with a body): not audited, keeps the access cache */
 };
 
 struct route {

@@ -260,8 +260,8 @@ static void error_resp(struct resp *w, const oast_err *e) {
 
 static void audit_req(struct req *r, int status, bool failed) {
   const struct route *rt = r->route;
-  bool mutating = strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0;
   if (!rt) return;
+  bool mutating = strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 && !(rt->flags & ROUTE_READ);
   if (!r->denied && (!mutating || (rt->flags & ROUTE_NO_AUDIT))) return;
   const char *outcome = r->denied ? "denied" : failed ? "error" : "ok";
   const char *user = r->who.username[0] ? r->who.username : "anonymous";
@@ -275,7 +275,7 @@ static enum MHD_Result finish(struct req *r, struct resp *w, oast_err *e, int rc
   if (w->status >= 500) log_error("%s %s -> %d: %s", r->method, r->path, w->status, e->msg);
   r->status = w->status;
   if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
-      !(r->route && (r->route->flags & ROUTE_KEEPS_ACCESS)))
+      !(r->route && (r->route->flags & (ROUTE_KEEPS_ACCESS | ROUTE_READ))))
     auth_cache_invalidate(r->srv);
   audit_req(r, w->status, rc != 0 || w->status >= 400);
   return send_resp(r->conn, w);

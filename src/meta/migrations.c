@@ -84,6 +84,15 @@ const struct migration meta_migrations[] = {
      "  state TEXT NOT NULL CHECK (state IN ('stopped','running')), creator TEXT NOT NULL,"
      "  created INTEGER NOT NULL, updated INTEGER NOT NULL);"
      "CREATE INDEX deployments_project ON deployments(project_id)"},
+    {"feature views, training datasets",
+     "CREATE TABLE featureviews ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  name TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '',"
+     "  spec TEXT NOT NULL, creator TEXT NOT NULL, created INTEGER NOT NULL, UNIQUE(project_id, name, version));"
+     "CREATE TABLE training_datasets ("
+     "  id INTEGER PRIMARY KEY, fv_id INTEGER NOT NULL REFERENCES featureviews(id) ON DELETE CASCADE,"
+     "  version INTEGER NOT NULL, format TEXT NOT NULL, spec TEXT NOT NULL, result TEXT NOT NULL,"
+     "  path TEXT NOT NULL, creator TEXT NOT NULL, created INTEGER NOT NULL, UNIQUE(fv_id, version))"},
 };
 
 const int meta_migrations_count = (int)(sizeof meta_migrations / sizeof meta_migrations[0]);

@@ -169,6 +169,8 @@ NOUN_VERBS = {
     "share": ["create", "list", "accept", "revoke"],
     "model": ["register", "export", "list", "show", "best", "download", "delete"],
     "deploy": ["create", "list", "show", "start", "stop", "scale", "delete", "logs", "predict"],
+    "fv": ["create", "list", "show", "delete", "vector"],
+    "td": ["create", "list", "show"],
 }
 
 
