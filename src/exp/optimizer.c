@@ -379,31 +379,43 @@ static json_t *hex64(uint64_t v) {
   return json_string(b);
 }
 
+static json_t *trial_json(const struct optimizer *o, const struct opt_trial *t) {
+  json_t *j = json_pack("{s:i, s:O, s:s, s:o}", "id", t->id, "params", t->params, "state", state_names[t->state],
+                        "metric", num_or_null(t->metric));
+  if (t->state == TS_FINISHED || t->state == TS_EARLY) {
+    json_t *h = json_array();
+    for (size_t k = 0; k < t->nhist; k++) json_array_append_new(h, num_or_null(t->hist[k]));
+    json_object_set_new(j, "history", h);
+  }
+  if (t->budget > 0) json_object_set_new(j, "budget", json_real(t->budget));
+  if (t->rung > 0) json_object_set_new(j, "rung", json_integer(t->rung));
+  if (t->parent >= 0) json_object_set_new(j, "parent", json_integer(t->parent));
+  if (t->slot >= 0) json_object_set_new(j, "slot", json_integer(t->slot));
+  if (t->unit) {
+    json_t *u = json_array();
+    for (size_t k = 0; k < o->ss->n; k++) json_array_append_new(u, json_real(t->unit[k]));
+    json_object_set_new(j, "unit", u);
+  }
+  return j;
+}
+
+json_t *opt_save_head(const struct optimizer *o) {
+  json_t *s = json_pack("{s:i, s:s, s:o, s:o}", "format", STATE_FORMAT, "optimizer", o->vt->name, "seed",
+                        hex64(o->seed), "rng", hex64(o->rng.s));
+  if (o->vt->save) json_object_set_new(s, "extra", o->vt->save(o));
+  return s;
+}
+
+json_t *opt_save_trial(const struct optimizer *o, int id) {
+  if (id < 0 || (size_t)id >= o->ntrials) return NULL;
+  return trial_json(o, &o->trials[id]);
+}
+
 json_t *opt_save(const struct optimizer *o) {
   json_t *trials = json_array();
-  for (size_t i = 0; i < o->ntrials; i++) {
-    const struct opt_trial *t = &o->trials[i];
-    json_t *j = json_pack("{s:i, s:O, s:s, s:o}", "id", t->id, "params", t->params, "state", state_names[t->state],
-                          "metric", num_or_null(t->metric));
-    if (t->state == TS_FINISHED || t->state == TS_EARLY) {
-      json_t *h = json_array();
-      for (size_t k = 0; k < t->nhist; k++) json_array_append_new(h, num_or_null(t->hist[k]));
-      json_object_set_new(j, "history", h);
-    }
-    if (t->budget > 0) json_object_set_new(j, "budget", json_real(t->budget));
-    if (t->rung > 0) json_object_set_new(j, "rung", json_integer(t->rung));
-    if (t->parent >= 0) json_object_set_new(j, "parent", json_integer(t->parent));
-    if (t->slot >= 0) json_object_set_new(j, "slot", json_integer(t->slot));
-    if (t->unit) {
-      json_t *u = json_array();
-      for (size_t k = 0; k < o->ss->n; k++) json_array_append_new(u, json_real(t->unit[k]));
-      json_object_set_new(j, "unit", u);
-    }
-    json_array_append_new(trials, j);
-  }
-  json_t *s = json_pack("{s:i, s:s, s:o, s:o, s:o}", "format", STATE_FORMAT, "optimizer", o->vt->name, "seed",
-                        hex64(o->seed), "rng", hex64(o->rng.s), "trials", trials);
-  if (o->vt->save) json_object_set_new(s, "extra", o->vt->save(o));
+  for (size_t i = 0; i < o->ntrials; i++) json_array_append_new(trials, trial_json(o, &o->trials[i]));
+  json_t *s = opt_save_head(o);
+  json_object_set_new(s, "trials", trials);
   return s;
 }
 
