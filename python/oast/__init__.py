@@ -27,6 +27,8 @@ from .errors import (AlreadyExists, BadRequest, Conflict, ConnectionFailed, Forb
                      Unavailable, ValidationFailed, error_class)
 from .project import Members, Project, Projects
 from .users import ApiKeys, Users
+from . import experiment
+from .experiment import EarlyStop, Experiments, Reporter
 
 __version__ = "0.1.0"
 
@@ -38,5 +40,5 @@ __all__ = [
     "Projects", "Project", "Members", "Datasets", "Files", "Users", "ApiKeys",
     "OastError", "BadRequest", "Unauthenticated", "Forbidden", "NotFound", "MethodNotAllowed", "Conflict",
     "AlreadyExists", "TooLarge", "ValidationFailed", "InternalError", "ServerIOError", "Unavailable", "Timeout",
-    "ConnectionFailed", "error_class", "ROLES", "PERMISSIONS", "API_PREFIX", "CHUNK", "DEFAULT_ADDR",
+    "ConnectionFailed", "error_class", "experiment", "Experiments", "Reporter", "EarlyStop", "ROLES", "PERMISSIONS", "API_PREFIX", "CHUNK", "DEFAULT_ADDR",
 ]
