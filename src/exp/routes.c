@@ -37,6 +37,7 @@
 #include "meta/meta.h"
 #include "project/project.h"
 #include "util/alloc.h"
+#include "util/base64.h"
 #include "util/crypto.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -56,49 +57,6 @@ static int parse_id(struct req *r, const char *name, int64_t *out, oast_err *e) 
   if (!v || !*v || *end || errno || x <= 0)
     return oast_err_set(e, OAST_ENOT_FOUND, "no experiment or trial \"%.64s\"", v ? v : "");
   *out = x;
-  return 0;
-}
-
-static int b64val(int c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-/* Standard base64 (padding optional, whitespace ignored); -1 when malformed. */
-static int b64_decode(const char *in, size_t len, char **out, size_t *outlen) {
-  char *o = xmalloc(len / 4 * 3 + 4);
-  size_t n = 0;
-  uint32_t acc = 0;
-  int bits = 0, pad = 0;
-  for (size_t i = 0; i < len; i++) {
-    int c = (unsigned char)in[i];
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      pad++;
-      continue;
-    }
-    int v = b64val(c);
-    if (v < 0 || pad) {
-      free(o);
-      return -1;
-    }
-    acc = acc << 6 | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      o[n++] = (char)(acc >> bits & 0xff);
-    }
-  }
-  if (bits >= 6 || pad > 2) {
-    free(o);
-    return -1;
-  }
-  *out = o;
-  *outlen = n;
   return 0;
 }
 
@@ -212,7 +170,7 @@ static int plan_files(json_t *files, struct plan *pl, oast_err *e) {
     if (rc) return rc;
     if (!json_is_string(v)) return oast_err_set(e, OAST_EBAD_REQUEST, "%s: must be a base64 string", field);
     struct inline_file *f = &pl->files[pl->nfiles];
-    if (b64_decode(json_string_value(v), json_string_length(v), &f->data, &f->len) != 0)
+    if (base64_decode(json_string_value(v), json_string_length(v), &f->data, &f->len) != 0)
       return oast_err_set(e, OAST_EBAD_REQUEST, "%s: is not valid base64", field);
     f->name = (char *)k;
     pl->nfiles++;

@@ -167,6 +167,7 @@ NOUN_VERBS = {
     "dataset": ["create", "list", "delete"],
     "fs": ["ls", "stat", "put", "get", "cat", "mkdir", "rm"],
     "share": ["create", "list", "accept", "revoke"],
+    "exp": ["run", "list", "show", "logs", "stop"],
 }
 
 
