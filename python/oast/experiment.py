@@ -54,8 +54,10 @@ from .client import connect, quote_path
 __all__ = ["launch", "grid_search", "random_search", "differential_evolution", "lagom", "run", "Searchspace",
            "OptimizationConfig", "AblationStudy", "AblationConfig", "Experiments", "Reporter", "EarlyStop"]
 
-#: Seconds between attempts to resume a broken log stream.
+#: Seconds between attempts to resume a broken log stream, and how many
+#: attempts in a row before giving up (the server is gone for good).
 RECONNECT_S = 0.5
+RECONNECT_TRIES = 120
 
 
 class EarlyStop(Exception):
@@ -182,12 +184,15 @@ class Experiments:
         conn = self._p.connection
         path = self._p.path("/experiments/%d/logs" % int(experiment_id))
         pending = b""
+        failures = 0
         while True:
             query = {"follow": "true" if follow else "false", "offset": str(offset)}
             try:
                 resp, hc = conn.open_stream("GET", path, query=query)
+                failures = 0
             except errors.ConnectionFailed:
-                if not follow:
+                failures += 1
+                if not follow or failures > RECONNECT_TRIES:
                     raise
                 time.sleep(RECONNECT_S)
                 continue

@@ -707,6 +707,7 @@ const struct route exp_routes[] = {
     {"POST", "/api/v1/projects/{p}/experiments/{id}/stop", ACCESS_MEMBER, 0, "experiment.stop", exp_stop, NULL},
     {"POST", "/api/v1/trials/{id}/report", ACCESS_USER, ROUTE_ANY_TOKEN | ROUTE_NO_AUDIT, "trial.report", trial_report,
      NULL},
-    {"POST", "/api/v1/trials/{id}/final", ACCESS_USER, ROUTE_ANY_TOKEN, "trial.final", trial_final, NULL},
+    {"POST", "/api/v1/trials/{id}/final", ACCESS_USER, ROUTE_ANY_TOKEN | ROUTE_NO_AUDIT, "trial.final", trial_final,
+     NULL},
     ROUTES_END,
 };

@@ -22,9 +22,13 @@
  * .outputs.json, .metric) are written beside the rows and rewritten from
  * them on resume when missing.
  *
- * Every trial line goes to the trial's output.log (by the pool) and, with
- * the prefix "[trial N] ", to the experiment's experiment.log, which log
- * followers read; a condition variable tells them a line was written.
+ * Every trial line goes to the trial's output.log and, with the prefix
+ * "[trial N] ", to the experiment's experiment.log, which log followers
+ * read; a condition variable tells them a line was written. output.log is
+ * created with the trial's first line, and .outputs.json only when the
+ * trial returned something: creating files is most of what a trial costs
+ * the server beyond the process itself (see docs/BENCHMARKS.md), so a
+ * silent trial that returns nothing costs its folder and .hparams.json.
  */
 #define _GNU_SOURCE
 #include "exp/service.h"
@@ -42,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,6 +90,7 @@ struct trial_run {
   int64_t nreports;
   struct tfevents tb;
   bool tb_open;
+  int outfd;                   /* output.log, opened with the first line; -1 before */
 };
 
 struct exp_run {
@@ -283,6 +289,7 @@ static void trial_free(struct trial_run *T) {
   json_decref(T->params);
   json_decref(T->outputs);
   if (T->tb_open) tfevents_release(&T->tb);
+  if (T->outfd >= 0) close(T->outfd);
   free(T->dir);
   free(T);
 }
@@ -454,6 +461,17 @@ static void run_abort(struct server *s, struct exp_run *R, const oast_err *why) 
 
 /* ---- starting trials ---- */
 
+/* The trial's output.log, created on first use (-1 when it cannot be). */
+static int trial_out(struct trial_run *T) {
+  if (T->outfd < 0) {
+    char *path = fs_join(T->dir, "output.log");
+    T->outfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (T->outfd < 0) log_warn("cannot open %s: %s", path, strerror(errno));
+    free(path);
+  }
+  return T->outfd;
+}
+
 static char *env_entry(const char *name, const char *value) { return xasprintf("%s=%s", name, value); }
 
 static int start_trial(struct server *s, struct exp_run *R, struct trial_suggestion *sug) {
@@ -462,6 +480,7 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   oast_err_clear(&e);
   struct trial_run *T = xcalloc(1, sizeof *T);
   T->task.ops = &trial_ops;
+  T->outfd = -1;
   T->run = R;
   T->num = sug->id;
   T->params = sug->params;
@@ -510,13 +529,10 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   set_id(R, T->num, id);
 
   /* Its folder and the environment of API.md. */
-  char *logpath = fs_join(T->dir, "output.log");
   if (fs_mkdirs(T->dir, 0755, &e) == 0) trialrec_write_hparams(T->dir, T->params, &e);
   if (sug->rerun) {
     static const char line[] = "[oast] the server restarted while this trial ran; it runs again\n";
-    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    write_fully(fd, line, sizeof line - 1);
-    if (fd >= 0) close(fd);
+    write_fully(trial_out(T), line, sizeof line - 1);
   }
   char idbuf[24], numbuf[24], expbuf[24];
   snprintf(idbuf, sizeof idbuf, "%" PRId64, T->id);
@@ -573,8 +589,6 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   spec.cpus = R->spec->cpus;
   spec.gpus = R->spec->gpus;
   spec.timeout_s = R->spec->timeout_s;
-  spec.out_path = logpath;
-  spec.err_path = logpath;
   T->next = R->inflight;
   R->inflight = T;
   R->ninflight++;
@@ -584,7 +598,6 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   free(env);
   free(argv);
   free(progpath);
-  free(logpath);
   if (rc) {
     /* Never ran: it ends here as a trial that could not start. */
     struct exec_result r = {0};
@@ -643,6 +656,11 @@ static void trial_line(struct server *s, struct sched_task *t, enum exec_stream 
   struct trial_run *T = (struct trial_run *)t;
   char prefix[32];
   trial_prefix(T->num, prefix);
+  struct iovec iov[2] = {{(void *)line, n}, {(void *)"\n", 1}};
+  pthread_mutex_lock(&T->run->mu); /* report logs of HTTP threads use output.log too */
+  int fd = trial_out(T);
+  if (fd >= 0 && writev(fd, iov, 2) < 0) log_warn("trial %" PRId64 ": cannot write its output.log: %s", T->id, strerror(errno));
+  pthread_mutex_unlock(&T->run->mu);
   write_prefixed(T->run->logfd, prefix, line, n);
   notify_followers(s->exp);
 }
@@ -693,11 +711,11 @@ static void trial_exited(struct server *s, struct sched_task *t, const struct ex
   /* Files first: a crash before the commit reruns the trial, which rewrites them. */
   json_t *outputs = T->outputs ? json_incref(T->outputs) : json_object();
   if (!T->outputs && isfinite(metric)) json_object_set_new(outputs, R->spec->metric, json_real(metric));
-  if (fs_is_dir(T->dir)) {
+  if (T->outputs || isfinite(metric)) {
     trialrec_write_outputs(T->dir, outputs, NULL);
     if (isfinite(metric)) trialrec_write_metric(T->dir, metric, NULL);
   }
-  char *outtext = json_dump(outputs);
+  char *outtext = T->outputs || isfinite(metric) ? json_dump(outputs) : NULL;
   json_decref(outputs);
   if (T->tb_open) {
     tfevents_release(&T->tb);
@@ -1097,19 +1115,10 @@ static void trial_log_text(struct server *s, struct trial_run *T, const char *te
   char prefix[32];
   trial_prefix(T->num, prefix);
   write_prefixed(T->run->logfd, prefix, text, strlen(text));
-  char *path = fs_join(T->dir, "output.log");
-  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    size_t n = strlen(text);
-    struct buf b;
-    buf_init(&b, 0);
-    buf_append(&b, text, n);
-    if (!n || text[n - 1] != '\n') buf_putc(&b, '\n');
-    write_fully(fd, b.data, b.len);
-    buf_release(&b);
-    close(fd);
-  }
-  free(path);
+  size_t n = strlen(text);
+  struct iovec iov[2] = {{(void *)text, n}, {(void *)"\n", !n || text[n - 1] != '\n'}};
+  int fd = trial_out(T);
+  if (fd >= 0 && writev(fd, iov, 2) < 0) log_warn("trial %" PRId64 ": cannot write its output.log: %s", T->id, strerror(errno));
   notify_followers(s->exp);
 }
 
