@@ -41,6 +41,7 @@ The module also holds the REST handle (:class:`Experiments`, reached as
 """
 
 import base64
+import http.client
 import inspect
 import json
 import math
@@ -206,7 +207,7 @@ class Experiments:
                     *lines, pending = pending.split(b"\n")
                     for line in lines:
                         yield line.decode("utf-8", "replace")
-            except (OSError, ValueError, errors.OastError):
+            except (OSError, ValueError, http.client.HTTPException, errors.OastError):
                 pass  # a broken stream: resumed below from `offset`
             finally:
                 hc.close()

@@ -534,3 +534,20 @@ def test_clean_restart_resumes_too(start_server):
     d = wait_done(srv.api, key, "cr", eid)
     assert d["state"] == "finished" and [t["params"]["x"] for t in by_number(d)] == [1, 2, 3]
     assert all(t["state"] == "finished" for t in d["trials"])
+
+
+def test_trials_that_no_longer_fit_the_pool_fail_and_the_experiment_ends(start_server):
+    srv = start_server("--cpus", "4")
+    api, key = srv.api, srv.admin_key
+    assert_status(api.call("POST", "/projects", key, json={"name": "fit"}), 201)
+    b = body("fit", "time.sleep(1000)", searchspace={"x": {"type": "discrete", "values": [1, 2, 3]}},
+             optimizer="grid", resources={"cpus": 3})
+    eid = create(api, key, "fit", b)["id"]
+    wait_for(lambda: detail(api, key, "fit", eid)["counts"]["running"] == 1, what="a running trial")
+    srv.stop()
+    srv.args = ["--cpus", "2"]  # the server comes back with fewer CPUs than a trial asks for
+    srv.start()
+    d = wait_done(srv.api, key, "fit", eid)
+    assert d["state"] == "failed"
+    assert [t["state"] for t in by_number(d)] == ["failed"] * 3
+    assert all("could not start" in t["error"] and "CPU" in t["error"] for t in d["trials"])
