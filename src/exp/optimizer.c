@@ -259,9 +259,10 @@ static void suggest(const struct opt_trial *t, bool rerun, struct trial_suggesti
 enum opt_next_status opt_next(struct optimizer *o, struct trial_suggestion *out) {
   memset(out, 0, sizeof *out);
   out->parent = -1;
-  for (size_t i = 0; i < o->ntrials; i++) {
+  for (size_t i = 0; o->nqueued && i < o->ntrials; i++) {
     if (o->trials[i].state == TS_QUEUED) {
       o->trials[i].state = TS_RUNNING;
+      o->nqueued--;
       suggest(&o->trials[i], true, out);
       return OPT_TRIAL;
     }
@@ -339,6 +340,7 @@ int opt_finished(struct optimizer *o, int trial_id, enum opt_outcome outcome, do
   if (!t) return OAST_ENOT_FOUND;
   if (t->state != TS_RUNNING && t->state != TS_QUEUED)
     return oast_err_set(e, OAST_ECONFLICT, "trial %d has already finished", trial_id);
+  if (t->state == TS_QUEUED) o->nqueued--;
   if (outcome == OPT_FAILED) {
     t->state = TS_FAILED;
     t->metric = NAN;
@@ -456,6 +458,7 @@ static int load_trial(struct optimizer *o, const json_t *j, size_t i, oast_err *
   if (!st) st = "";
   if (strcmp(st, "running") == 0) {
     t->state = TS_QUEUED;
+    o->nqueued++;
   } else if (strcmp(st, "finished") == 0) {
     t->state = TS_FINISHED;
   } else if (strcmp(st, "early_stopped") == 0) {

@@ -426,12 +426,13 @@ static int64_t id_of(const struct exp_run *R, int num) {
 
 /* ---- persistence ---- */
 
-static int save_head(struct server *s, struct exp_run *R, oast_err *e) {
+/* The optimizer's head, and (after a trial ended, with_best) the best trial. */
+static int save_head(struct server *s, struct exp_run *R, bool with_best, oast_err *e) {
   json_t *head = opt_save_head(R->opt);
   char *text = json_dump(head);
   json_decref(head);
   double best_metric = NAN;
-  int best = opt_best(R->opt, &best_metric);
+  int best = with_best ? opt_best(R->opt, &best_metric) : -1;
   int rc;
   if (best >= 0 && id_of(R, best))
     rc = meta_exec(s->meta, e, "UPDATE experiments SET opt_head = ?, best_trial = ?, best_metric = ? WHERE id = ?",
@@ -555,7 +556,7 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
     if (sr != SQLITE_DONE) rc = meta_error(s->meta, sr, &e, "insert trial");
     else id = meta_last_id(s->meta);
   }
-  if (!rc) rc = save_head(s, R, &e);
+  if (!rc) rc = save_head(s, R, false, &e);
   rc = decision_end(s, rc, &e);
   free(params);
   free(rec);
@@ -778,7 +779,7 @@ static void trial_done(struct server *s, struct exp_run *R, struct trial_run *T,
     if (sr != SQLITE_DONE) rc = meta_error(s->meta, sr, &e, "update trial");
   }
   if (!rc) rc = meta_exec(s->meta, &e, "DELETE FROM tokens WHERE token_hash = ?", "s", T->token_hash);
-  if (!rc) rc = save_head(s, R, &e);
+  if (!rc) rc = save_head(s, R, true, &e);
   rc = decision_end(s, rc, &e);
   free(rectext);
   free(outtext);
