@@ -844,6 +844,8 @@ static void finish_run(struct server *s, struct exp_run *R) {
   int rc = meta_exec(s->meta, &e, "UPDATE experiments SET state = ?, ended = ?, message = ? WHERE id = ?", "sisi",
                      state, now, R->failure, R->id);
   if (rc) log_error("experiment %" PRId64 ": cannot record its end: %s", R->id, e.msg);
+  /* Committed before anyone can see it has ended (a log follower's stream ends with it). */
+  txn_close(s, R);
   double best = NAN;
   int b = opt_best(R->opt, &best);
   char mbuf[32];
