@@ -34,6 +34,8 @@ from . import model, serving
 from .model import Model, Models
 from .serving import Deployment, DeploymentFailed, Deployments
 from .users import ApiKeys, Users
+from . import experiment
+from .experiment import EarlyStop, Experiments, Reporter
 
 __version__ = "0.1.0"
 
@@ -46,6 +48,7 @@ __all__ = [
     "OastError", "BadRequest", "Unauthenticated", "Forbidden", "NotFound", "MethodNotAllowed", "Conflict",
     "AlreadyExists", "TooLarge", "ValidationFailed", "InternalError", "ServerIOError", "Unavailable", "Timeout",
     "ConnectionFailed", "error_class", "ROLES", "PERMISSIONS", "API_PREFIX", "CHUNK", "DEFAULT_ADDR",
+    "experiment", "Experiments", "Reporter", "EarlyStop",
     "model", "serving", "Model", "Models", "Deployment", "Deployments", "DeploymentFailed",
     "featureview", "FeatureView", "create_feature_view", "get_feature_view", "list_feature_views",
     "delete_feature_view", "create_training_data", "get_training_data", "get_feature_vector", "get_feature_vectors",

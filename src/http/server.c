@@ -23,6 +23,7 @@
 
 #include "auth/auth.h"
 #include "exec/sched.h"
+#include "exp/service.h"
 #include "fstore/fstore.h"
 #include "fstore/online.h"
 #include "http/router.h"
@@ -119,6 +120,8 @@ int server_init(struct server *s, oast_err *e) {
   }
   /* The online store must agree with the offline commits (a crash can leave it one ahead). */
   if ((rc = fstore_recover(s, e))) goto out;
+  /* Experiments register their scheduler tick, which resumes those a restart interrupted. */
+  if ((rc = exp_service_init(s, e))) goto out;
 out:
   free(run);
   free(db);
@@ -128,6 +131,7 @@ out:
 void server_release(struct server *s) {
   serve_free(s);
   sched_stop(s);
+  exp_service_free(s);
   online_free(s->online);
   s->online = NULL;
   meta_free(s->meta);
@@ -332,6 +336,7 @@ int server_main(int argc, char **argv) {
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.mhd, MHD_DAEMON_INFO_BIND_PORT);
   int port = di ? di->port : s.cfg.port;
+  __atomic_store_n(&s.listening_port, port, __ATOMIC_RELEASE);
   char *addr = strchr(s.cfg.listen_host, ':') ? xasprintf("http://[%s]:%d", s.cfg.listen_host, port)
                                               : xasprintf("http://%s:%d", s.cfg.listen_host, port);
   char *addrfile = xasprintf("%s/run/server.addr", s.cfg.home);

@@ -171,6 +171,7 @@ NOUN_VERBS = {
     "deploy": ["create", "list", "show", "start", "stop", "scale", "delete", "logs", "predict"],
     "fv": ["create", "list", "show", "delete", "vector"],
     "td": ["create", "list", "show"],
+    "exp": ["run", "list", "show", "logs", "stop"],
 }
 
 
