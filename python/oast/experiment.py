@@ -28,8 +28,9 @@ first) with maggy's summary keys added.
 
 Entry points: :func:`launch` (one trial), :func:`grid_search`,
 :func:`random_search`, :func:`differential_evolution`, :func:`lagom`
-(ASHA, random or grid search with early stopping, and ablation studies)
-and :func:`run` (a raw experiment body). They share the keyword
+(ASHA, random or grid search with early stopping, and ablation studies),
+:func:`distributed` (one run of N workers: torch.distributed,
+TensorFlow or MPI) and :func:`run` (a raw experiment body). They share the keyword
 arguments of :func:`run`: ``project`` (a Project, or a name; default
 $OAST_PROJECT), ``conn``, ``name``, ``description``, ``parallelism``,
 ``timeout_s``, ``resources`` ({"cpus", "gpus"}), ``seed``, ``env``,
@@ -52,8 +53,9 @@ import time
 from . import errors
 from .client import connect, quote_path
 
-__all__ = ["launch", "grid_search", "random_search", "differential_evolution", "lagom", "run", "Searchspace",
-           "OptimizationConfig", "AblationStudy", "AblationConfig", "Experiments", "Reporter", "EarlyStop"]
+__all__ = ["launch", "grid_search", "random_search", "differential_evolution", "lagom", "distributed", "run",
+           "Searchspace", "OptimizationConfig", "AblationStudy", "AblationConfig", "Experiments", "Reporter",
+           "EarlyStop", "worker_info"]
 
 #: Seconds between attempts to resume a broken log stream, and how many
 #: attempts in a row before giving up (the server is gone for good).
@@ -83,6 +85,29 @@ def _finite(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def _env_int(*names):
+    for name in names:
+        try:
+            return int(os.environ[name])
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+def worker_info():
+    """Inside a worker of a distributed run, ``{"rank", "world_size",
+    "local_rank", "strategy"}`` (from the variables the server sets, or
+    Open MPI's under the "mpi" strategy); None elsewhere."""
+    if not os.environ.get("OAST_WORKERS"):
+        return None
+    world = _env_int("WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "OAST_WORKERS")
+    rank = _env_int("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK")
+    local = _env_int("LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID")
+    rank = 0 if rank is None else rank
+    return {"rank": rank, "world_size": world, "local_rank": rank if local is None else local,
+            "strategy": os.environ.get("OAST_STRATEGY")}
+
+
 class Reporter:
     """Reports a trial's progress to the server (inside a trial: the
     environment names the server, the trial and its token).
@@ -90,12 +115,17 @@ class Reporter:
     ``report(metric, step)`` sends an intermediate result and raises
     :class:`EarlyStop` when the early-stopping rule (or ASHA) ends the
     trial; ``log(text)`` adds lines to the experiment's log. Outside a
-    trial both only remember what they were given."""
+    trial both only remember what they were given. In a distributed run
+    only rank 0 speaks for the run: on the other workers reports and the
+    final result are kept here only, and ``log`` prints (the worker's
+    output is in the log already, prefixed ``[worker k]``)."""
 
     def __init__(self, conn=None, trial_id=None):
         self.trial_id = trial_id or os.environ.get("OAST_TRIAL_ID")
+        info = worker_info()
+        self.rank = info["rank"] if info else 0
         token = os.environ.get("OAST_TRIAL_TOKEN")
-        if conn is None and self.trial_id and token:
+        if conn is None and self.trial_id and token and self.rank == 0:
             conn = connect(os.environ.get("OAST_ADDR"), token)
         self._conn = conn
         self.metric = None
@@ -104,7 +134,7 @@ class Reporter:
 
     @property
     def active(self):
-        return self._conn is not None and self.trial_id is not None
+        return self._conn is not None and self.trial_id is not None and self.rank == 0
 
     def report(self, metric, step=None, **metrics):
         """Sends ``metric`` at ``step`` (default: the next step) with any
@@ -456,6 +486,33 @@ def run(spec, train_fn=None, project=None, conn=None, name=None, description=Non
     detail = p.experiments.get(eid)
     best = (detail.get("best") or {}).get("params") or {}
     return detail["logdir"], dict(best), _summary(detail)
+
+
+def distributed(train_fn, workers=2, gpus_per_worker=0, strategy="allreduce", params=None, parameter_servers=None,
+                **kw):
+    """Runs train_fn once on ``workers`` processes at once: one run of a
+    distributed training job. Every worker gets what its framework needs
+    (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT for
+    torch.distributed; TF_CONFIG for TensorFlow; under ``strategy="mpi"``
+    the workers are the ranks of one ``mpirun -np N``), and
+    ``gpus_per_worker`` GPUs of its own. ``strategy`` is "allreduce",
+    "parameter_server" (rank 0 the chief, then ``parameter_servers``
+    parameter servers (default 1), then workers) or "mpi". train_fn may
+    take ``rank``, ``world_size`` and ``local_rank`` besides ``params``'
+    names and ``reporter``; what rank 0 returns is the run's result. The
+    log shows every worker's lines prefixed ``[worker k]``; one failing
+    worker stops the others and fails the run. Returns ``(logdir,
+    params, results)`` like the other entry points; ``results["workers"]``
+    holds each worker's rank, role, state and exit code."""
+    dist = {"workers": workers, "strategy": strategy, "gpus_per_worker": gpus_per_worker}
+    if parameter_servers is not None:
+        dist["parameter_servers"] = parameter_servers
+    spec = {"optimizer": {"name": "single", "params": dict(params or {})}, "distribution": dist}
+    if "optimization_key" in kw:
+        spec["metric"] = kw.pop("optimization_key")
+    if "direction" in kw:
+        spec["direction"] = kw.pop("direction")
+    return run(spec, train_fn, **_common(kw))
 
 
 def _common(kw):

@@ -11,14 +11,17 @@ top level anyway, that call ends the import and the functions defined
 before it are used. FUNCTION is then called with the trial's parameters
 ($OAST_PARAMS) that it accepts by name (all of them if it takes
 ``**kwargs``) and a :class:`oast.experiment.Reporter` as ``reporter`` if
-it has a parameter of that name.
+it has a parameter of that name. In a worker of a distributed run it
+also gets ``rank``, ``world_size`` and ``local_rank`` if it takes them.
 
 What it returns becomes the trial's result: a number is the metric; a
 dict is the trial's outputs and must hold the optimization key
 ($OAST_METRIC) as a number. An :class:`oast.experiment.EarlyStop` from
 the reporter ends the trial early; its last report is its metric. A
 function that raises, or returns something else, fails the trial: the
-traceback is in the trial's log and the exit status is 1.
+traceback is in the trial's log and the exit status is 1. In a
+distributed run only rank 0's result counts; the other workers end with
+status 0 whatever they return, unless they raise.
 """
 
 import inspect
@@ -59,17 +62,21 @@ def load_function(path, name):
     return fn
 
 
-def arguments(fn, params, reporter):
-    """The keyword arguments fn accepts, from params and the reporter."""
+def arguments(fn, params, reporter, worker=None):
+    """The keyword arguments fn accepts, from params, the reporter and (in
+    a distributed run) the worker's rank, world_size and local_rank."""
     sig = inspect.signature(fn)
     kwargs = {}
     takes_all = False
+    given = {"reporter": reporter}
+    if worker:
+        given.update(rank=worker["rank"], world_size=worker["world_size"], local_rank=worker["local_rank"])
     for p in sig.parameters.values():
         if p.kind == p.VAR_KEYWORD:
             takes_all = True
         elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-            if p.name == "reporter":
-                kwargs["reporter"] = reporter
+            if p.name in given:
+                kwargs[p.name] = given[p.name]
             elif p.name in params:
                 kwargs[p.name] = params[p.name]
             elif p.default is p.empty:
@@ -122,8 +129,9 @@ def main(argv):
     try:
         params = json.loads(os.environ.get("OAST_PARAMS") or "{}")
         reporter = Reporter()
+        worker = experiment.worker_info()
         fn = load_function(argv[1], argv[2])
-        kwargs = arguments(fn, params, reporter)
+        kwargs = arguments(fn, params, reporter, worker)
     except TrialError as exc:
         print("trial setup failed: %s" % exc, file=sys.stderr)
         return 1
@@ -136,6 +144,8 @@ def main(argv):
     except Exception:
         traceback.print_exc()
         return 1
+    if worker and worker["rank"] != 0:
+        return 0  # rank 0 gives the run's result
     try:
         metric, outputs = result_body(result, key, reporter, stopped)
     except TrialError as exc:

@@ -14,6 +14,12 @@
  * the experiment ends and prints its best trials; the exit status is 0
  * when it finished and 1 when it failed or was stopped.
  *
+ * --workers N turns the experiment into one distributed run: N worker
+ * processes of CMD at once, each with its framework's variables (RANK,
+ * WORLD_SIZE, MASTER_ADDR, TF_CONFIG, ...), or under --strategy mpi one
+ * `mpirun -np N CMD`; the log then shows "[worker k] " lines and the
+ * summary each worker's state.
+ *
  * A trial reads its parameters from $OAST_PARAMS (JSON) and reports with
  * liboast (oast/trial.h) or the Python reporter.
  */
@@ -143,6 +149,26 @@ static int add_command(struct cli_ctx *ctx, json_t *body, const char *const *wor
   return CLI_OK;
 }
 
+/* --workers N [--strategy S] [--gpus-per-worker G] [--parameter-servers P]: one distributed run. */
+static int add_distribution(struct cli_ctx *ctx, struct cli_args *a, json_t *body) {
+  const char *w = cli_opt_get(a, "workers"), *st = cli_opt_get(a, "strategy"), *g = cli_opt_get(a, "gpus-per-worker"),
+             *ps = cli_opt_get(a, "parameter-servers");
+  if (!w) {
+    if (st || g || ps) return cli_usage(ctx, "--strategy, --gpus-per-worker and --parameter-servers go with --workers N");
+    return CLI_OK;
+  }
+  long n, gpus = 0, nps = 0;
+  int rc = parse_count(ctx, "workers", w, 1, 100000, &n);
+  if (rc == CLI_OK && g) rc = parse_count(ctx, "gpus-per-worker", g, 0, 256, &gpus);
+  if (rc == CLI_OK && ps) rc = parse_count(ctx, "parameter-servers", ps, 1, 100000, &nps);
+  if (rc != CLI_OK) return rc;
+  json_t *d = json_pack("{s:i,s:s,s:i}", "workers", (int)n, "strategy", st ? st : "allreduce", "gpus_per_worker",
+                        (int)gpus);
+  if (ps) json_object_set_new(d, "parameter_servers", json_integer(nps));
+  json_object_set_new(body, "distribution", d);
+  return CLI_OK;
+}
+
 /* A name for the experiment from its command: the program's base name, letters, digits and '_' only. */
 static char *default_name(const char *cmd0) {
   const char *b = strrchr(cmd0, '/');
@@ -245,6 +271,30 @@ static void print_trials(struct cli_ctx *ctx, json_t *d, size_t limit) {
     fprintf(ctx->out, "... %zu more trials (oast exp show --all)\n", json_array_size(trials) - limit);
 }
 
+static void print_workers(struct cli_ctx *ctx, json_t *workers) {
+  static const char *const headers[] = {"WORKER", "ROLE", "STATE", "EXIT", "GPUS"};
+  struct cli_table t;
+  cli_table_init(&t, 5, headers);
+  size_t i;
+  json_t *w;
+  json_array_foreach(workers, i, w) {
+    char *cells[5];
+    cells[0] = cli_cell_text(json_object_get(w, "rank"), CELL_TEXT);
+    cells[1] = cli_cell_text(json_object_get(w, "role"), CELL_TEXT);
+    cells[2] = cli_cell_text(json_object_get(w, "state"), CELL_TEXT);
+    json_t *sig = json_object_get(w, "signal");
+    cells[3] = json_is_integer(sig) ? xasprintf("signal %lld", (long long)json_integer_value(sig))
+                                    : cli_cell_text(json_object_get(w, "exit_code"), CELL_TEXT);
+    cells[4] = cli_cell_text(json_object_get(w, "gpus"), CELL_TEXT);
+    cli_table_add(&t, (const char *const *)cells);
+    for (int k = 0; k < 5; k++) free(cells[k]);
+  }
+  char *text = cli_table_render(&t);
+  fputs(text, ctx->out);
+  free(text);
+  cli_table_release(&t);
+}
+
 static void print_summary(struct cli_ctx *ctx, json_t *d, size_t limit) {
   json_t *best = json_object_get(d, "best");
   fprintf(ctx->out, "experiment %lld (%s): %s\n", (long long)json_integer_value(json_object_get(d, "id")),
@@ -260,6 +310,13 @@ static void print_summary(struct cli_ctx *ctx, json_t *d, size_t limit) {
   json_t *msg = json_object_get(d, "message");
   if (json_is_string(msg)) fprintf(ctx->out, "message: %s\n", json_string_value(msg));
   fprintf(ctx->out, "logdir: %s\n", json_string_value(json_object_get(d, "logdir")));
+  json_t *dist = json_object_get(d, "distribution");
+  if (json_is_object(dist)) {
+    fprintf(ctx->out, "distributed: %lld workers, strategy %s\n",
+            (long long)json_integer_value(json_object_get(dist, "workers")),
+            json_string_value(json_object_get(dist, "strategy")));
+    if (json_is_array(json_object_get(d, "workers"))) print_workers(ctx, json_object_get(d, "workers"));
+  }
   print_trials(ctx, d, limit);
 }
 
@@ -345,6 +402,7 @@ static int run(struct cli_ctx *ctx, struct cli_args *a) {
     if (gpus) json_object_set_new(res, "gpus", json_integer(gpus));
     json_object_set_new(body, "resources", res);
   }
+  if (rc == CLI_OK) rc = add_distribution(ctx, a, body);
   if (rc == CLI_OK) rc = add_command(ctx, body, a->pos + 1, a->npos - 1);
   if (rc == CLI_OK && !json_object_get(body, "name")) {
     char *name = default_name(a->pos[1]);
@@ -431,6 +489,10 @@ static const struct cli_opt run_opts[] = {
     {"seed", 0, "N", "seed of the optimizer, for a reproducible experiment"},
     {"cpus", 0, "N", "CPU slots per trial (default 1)"},
     {"gpus", 0, "N", "GPUs per trial (default 0)"},
+    {"workers", 'w', "N", "one distributed run of N worker processes of CMD (see below)"},
+    {"strategy", 0, "NAME", "with --workers: allreduce (default), parameter_server or mpi"},
+    {"gpus-per-worker", 0, "G", "with --workers: GPUs of each worker (default 0)"},
+    {"parameter-servers", 0, "P", "with --strategy parameter_server: ranks 1..P serve parameters (default 1)"},
     {"name", 'n', "NAME", "the experiment's name (default: the program's)"},
     {"spec", 0, "FILE", "start from a JSON experiment body; options add to it"},
     {"detach", 'd', NULL, "print the id and return instead of following the log"},
@@ -453,10 +515,16 @@ static const struct cli_verb verbs[] = {
      "(JSON) and reports with liboast (oast/trial.h) or the Python reporter. A CMD word\n"
      "that is a local file given with a '/' (./train) is sent with the experiment.\n"
      "Exit status: 0 when the experiment finished, 1 when it failed or was stopped.\n"
+     "\nDistributed training (--workers N): CMD runs as N workers at once, each with RANK,\n"
+     "WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (torch.distributed) and TF_CONFIG\n"
+     "(TensorFlow); --strategy mpi runs `mpirun -np N CMD` instead. Log lines are prefixed\n"
+     "\"[worker k] \"; one failing worker stops the others and fails the run.\n"
      "\nExamples:\n"
      "  oast exp run demo --grid lr=0.1,0.01 --parallel 2 -- ./train\n"
      "  oast exp run demo --random lr=0.0001:0.1:log --samples 20 -p 4 -- python3 ./train.py\n"
-     "  oast exp run demo --random x=0:1 --asha 27:1:3 --samples 27 -- ./trial_curve\n",
+     "  oast exp run demo --random x=0:1 --asha 27:1:3 --samples 27 -- ./trial_curve\n"
+     "  oast exp run demo --workers 2 --strategy allreduce -- python3 ./train_ddp.py\n"
+     "  oast exp run demo --workers 4 --strategy mpi -- ./allreduce_mpi\n",
      run_opts, 2, -1, 0, run},
     {"list", "PROJECT", "List the project's experiments, newest first.", NULL, NULL, 1, 1, 0, list},
     {"show", "PROJECT ID [--all]", "Show an experiment and its trials, best first.", NULL, show_opts, 2, 2, 0, show},

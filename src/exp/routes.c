@@ -117,6 +117,28 @@ static bool find_program(const char *name) {
 
 /* ---- creating an experiment ---- */
 
+/* A distributed run needs room for all its workers at once (else some
+ * would wait forever for the others), and mpirun for the "mpi" strategy. */
+static int check_distribution(const struct exp_spec *sp, const struct exec_stats *st, oast_err *e) {
+  const struct exp_dist *d = &sp->dist;
+  if (!d->workers) return 0;
+  long long cpus = (long long)d->workers * sp->cpus, gpus = (long long)d->workers * d->gpus_per_worker;
+  if (st->cpus_total > 0 && cpus > st->cpus_total)
+    return oast_err_set(e, OAST_EBAD_REQUEST,
+                        "distribution.workers: %d workers of %d CPU%s need %lld CPUs at once but the server has %d",
+                        d->workers, sp->cpus, sp->cpus == 1 ? "" : "s", cpus, st->cpus_total);
+  if (gpus > st->gpus_total)
+    return oast_err_set(e, OAST_EBAD_REQUEST,
+                        "distribution.gpus_per_worker: %d workers of %d GPU%s need %lld GPUs at once but the server "
+                        "has %d",
+                        d->workers, d->gpus_per_worker, d->gpus_per_worker == 1 ? "" : "s", gpus, st->gpus_total);
+  if (d->strategy == DIST_MPI && !find_program("mpirun"))
+    return oast_err_set(e, OAST_EBAD_REQUEST,
+                        "distribution.strategy: \"mpi\" runs the command under mpirun, which is not on the server's "
+                        "PATH (Debian package openmpi-bin)");
+  return 0;
+}
+
 struct inline_file {
   char *name;  /* borrowed from the body */
   char *data;  /* owned */
@@ -279,11 +301,12 @@ static int exp_create(struct req *r, struct resp *w, oast_err *e) {
                       st.cpus_total);
     goto out;
   }
-  if (sp->gpus > st.gpus_total) {
+  if (sp->gpus > st.gpus_total && !sp->dist.workers) {
     rc = oast_err_set(e, OAST_EBAD_REQUEST, "resources.gpus: a trial asks for %d GPUs but the server has %d", sp->gpus,
                       st.gpus_total);
     goto out;
   }
+  if ((rc = check_distribution(sp, &st, e))) goto out;
   if ((rc = plan_files(json_object_get(body, "files"), &pl, e)) || (rc = plan_command(r, sp, &pl, e))) goto out;
   json_t *paths = json_object_get(sp->doc, "resources_paths");
   for (size_t i = 0; i < json_array_size(paths); i++) {
@@ -396,6 +419,7 @@ static json_t *trial_json(sqlite3_stmt *st, int64_t now) {
   json_object_set_new(t, "started", col_time(st, 16));
   json_object_set_new(t, "ended", col_time(st, 17));
   json_object_set_new(t, "outputs", col_json(st, 18));
+  json_object_set_new(t, "workers", col_json(st, 19));
   char dir[48];
   snprintf(dir, sizeof dir, "trial_%d", sqlite3_column_int(st, 1));
   json_object_set_new(t, "logdir", json_string(dir));
@@ -421,7 +445,7 @@ json_t *exp_detail(struct server *s, int64_t project_id, int64_t id) {
                         "description", json_incref(json_object_get(spec, "description")));
   static const char *const copied[] = {"command", "optimizer", "searchspace", "num_trials", "parallelism", "direction",
                                        "metric", "early_stopping", "resources", "timeout_s", "seed", "env",
-                                       "resources_paths", NULL};
+                                       "resources_paths", "distribution", NULL};
   for (const char *const *k = copied; *k; k++) {
     json_t *v = json_object_get(spec, *k);
     json_object_set_new(d, *k, v ? json_incref(v) : json_null());
@@ -442,7 +466,7 @@ json_t *exp_detail(struct server *s, int64_t project_id, int64_t id) {
   /* Trials, best first: those with a metric (the highest rung first, as budgets differ), then the rest by number. */
   st = meta_bind(meta_stmt(s->meta,
                            "SELECT id, number, params, state, metric, exit_code, signal, timed_out, error, log_tail,"
-                           " budget, rung, parent, gpus, attempts, submitted, started, ended, outputs FROM trials"
+                           " budget, rung, parent, gpus, attempts, submitted, started, ended, outputs, workers FROM trials"
                            " WHERE experiment_id = ? ORDER BY metric IS NULL, CASE WHEN metric IS NULL THEN 0 ELSE rung"
                            " END DESC, CASE WHEN ? THEN -metric ELSE metric END, number"),
                  "ii", id, (int64_t)maximize);
@@ -463,6 +487,11 @@ json_t *exp_detail(struct server *s, int64_t project_id, int64_t id) {
   }
   if (st) sqlite3_reset(st);
   json_object_set_new(d, "best", best_j);
+  /* A distributed experiment is one run: its workers are the experiment's. */
+  json_t *first = json_array_get(trials, 0);
+  json_t *workers = json_is_object(json_object_get(d, "distribution")) && first ? json_object_get(first, "workers")
+                                                                                 : NULL;
+  json_object_set_new(d, "workers", workers ? json_incref(workers) : json_null());
   json_object_set_new(d, "counts", counts);
   json_object_set_new(d, "trials", trials);
   return d;

@@ -70,6 +70,15 @@
 #define LOG_LINE_MAX 65536
 
 struct exp_run;
+struct trial_run;
+
+/* One process of a distributed run: a worker, or the mpirun of an MPI run. */
+struct trial_proc {
+  struct sched_task task;      /* the scheduler's handle; ops and job */
+  struct trial_run *T;
+  int rank;                    /* its worker; -1: the mpirun of an MPI run */
+  bool live;                   /* queued or running: its exit is still to come */
+};
 
 struct trial_run {
   struct sched_task task;      /* the scheduler's handle; ops and job */
@@ -91,6 +100,15 @@ struct trial_run {
   struct tfevents tb;
   bool tb_open;
   int outfd;                   /* output.log, opened with the first line; -1 before */
+  /* A distributed run (the spec's dist.workers > 0); procs NULL otherwise. */
+  struct trial_proc *procs;
+  int nprocs, nlive;
+  struct dist_worker *workers; /* spec->dist.workers of them */
+  int fail_rank;               /* the worker whose failure ends the run, -1: none */
+  bool failing;                /* a worker failed: the others are being stopped */
+  bool has_decide, decide_bad; /* decide holds a result; it is not a clean exit */
+  struct exec_result decide;   /* what decides the run: the first worker not ok, else rank 0's */
+  char *decide_error, *decide_tail;  /* decide's strings, owned */
 };
 
 struct exp_run {
@@ -128,6 +146,7 @@ struct exp_service {
   bool txn;                    /* a write transaction of decisions is open */
   char *addr;
   char *pythonpath;            /* the directory holding the oast package, or NULL */
+  char *python;                /* what "python3" of a command runs: $OAST_PYTHON, else Debian's */
   struct exp_run **snap;
   size_t capsnap;
 };
@@ -224,6 +243,19 @@ static void run_log(struct server *s, struct exp_run *R, const char *prefix, con
 
 static void trial_prefix(int num, char out[32]) { snprintf(out, 32, "trial %d", num); }
 
+static void worker_prefix(int rank, char out[32]) {
+  if (rank >= 0) snprintf(out, 32, "worker %d", rank);
+  else snprintf(out, 32, "mpirun");
+}
+
+/* Why a trial's or worker's process ended badly, in a few words; the caller frees it. */
+static char *why_text(const struct exec_result *r, double timeout_s) {
+  if (!r->started) return xasprintf("could not start: %s", r->error ? r->error : "unknown error");
+  if (r->timed_out) return xasprintf("timed out after %g s", timeout_s);
+  if (r->signal) return xasprintf("killed by signal %d (%s)", r->signal, strsignal(r->signal));
+  return xasprintf("exit code %d", r->exit_code);
+}
+
 static char *dump_params(const json_t *p) { return json_dumps(p, JSON_COMPACT | JSON_ENCODE_ANY); }
 
 /* The address trials call: the server's own, once it listens. */
@@ -277,6 +309,10 @@ int exp_service_init(struct server *s, oast_err *e) {
   pthread_cond_init(&v->log_cond, &ca);
   pthread_condattr_destroy(&ca);
   v->pythonpath = find_python_dir();
+  /* Debian's python3 has the packages trials import (numpy, torch); a
+   * python3 found first on PATH may not (DESIGN.md, Dependencies). */
+  const char *py = getenv("OAST_PYTHON");
+  v->python = xstrdup(py && *py ? py : access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3");
   s->exp = v;
   sched_add_tick(s, tick, NULL);
   /* Before the server takes requests: experiments a restart interrupted
@@ -287,6 +323,10 @@ int exp_service_init(struct server *s, oast_err *e) {
 
 static void trial_free(struct trial_run *T) {
   if (!T) return;
+  free(T->procs);
+  if (T->workers) dist_workers_free(T->workers, T->run->spec->dist.workers);
+  free(T->decide_error);
+  free(T->decide_tail);
   json_decref(T->params);
   json_decref(T->outputs);
   if (T->tb_open) tfevents_release(&T->tb);
@@ -324,6 +364,7 @@ void exp_service_free(struct server *s) {
   free(v->snap);
   free(v->addr);
   free(v->pythonpath);
+  free(v->python);
   pthread_cond_destroy(&v->log_cond);
   pthread_mutex_destroy(&v->mu);
   free(v);
@@ -481,6 +522,16 @@ static int decision_end(struct server *s, int rc, oast_err *e) {
 
 static void run_abort(struct server *s, struct exp_run *R, const oast_err *why);
 
+/* Kills a trial: its process, or every live process of a distributed run. */
+static void trial_cancel(struct server *s, struct trial_run *T) {
+  if (!T->procs) {
+    sched_cancel(s, &T->task, NULL);
+    return;
+  }
+  for (int i = 0; i < T->nprocs; i++)
+    if (T->procs[i].live) sched_cancel(s, &T->procs[i].task, NULL);
+}
+
 static void txn_close(struct server *s, struct exp_run *R) {
   struct exp_service *v = s->exp;
   if (!v->txn) return;
@@ -497,7 +548,7 @@ static void run_abort(struct server *s, struct exp_run *R, const oast_err *why) 
   if (!R->failure) R->failure = xstrdup(why->msg);
   if (!R->stopping) log_error("experiment %" PRId64 ": %s", R->id, why->msg);
   R->stopping = true;
-  for (struct trial_run *T = R->inflight; T; T = T->next) sched_cancel(s, &T->task, NULL);
+  for (struct trial_run *T = R->inflight; T; T = T->next) trial_cancel(s, T);
 }
 
 /* ---- starting trials ---- */
@@ -516,6 +567,93 @@ static int trial_out(struct trial_run *T) {
 }
 
 static char *env_entry(const char *name, const char *value) { return xasprintf("%s=%s", name, value); }
+
+/* A command's "python3" runs the server's Python; anything else as given. */
+static const char *python_or(const struct exp_service *v, const char *prog) {
+  return !strcmp(prog, "python3") ? v->python : prog;
+}
+
+static const struct sched_task_ops worker_ops;
+static void workers_over(struct server *s, struct exp_run *R, struct trial_run *T);
+
+/* Keeps r as what decides a distributed run (its strings copied). */
+static void keep_decide(struct trial_run *T, const struct exec_result *r, bool bad) {
+  free(T->decide_error);
+  free(T->decide_tail);
+  T->decide = *r;
+  T->decide_error = r->error ? xstrdup(r->error) : NULL;
+  T->decide_tail = xstrdup(r->tail ? r->tail : "");
+  T->decide.error = T->decide_error;
+  T->decide.tail = T->decide_tail;
+  T->has_decide = true;
+  T->decide_bad = bad;
+}
+
+/*
+ * Submits the processes of a distributed run together: one per worker,
+ * each with its rank's variables on top of the trial's environment
+ * (env[0..k) with room after it), or one mpirun for all ranks. All or
+ * nothing: when one cannot be queued, those already queued are cancelled
+ * and the run fails with the reason. The pool is strictly first in,
+ * first out and the experiment was refused unless it can hold every
+ * worker at once, so the workers start together as soon as there is room.
+ */
+static void start_workers(struct server *s, struct exp_run *R, struct trial_run *T, const struct exec_spec *spec,
+                          const char **argv, size_t nargv, char **env, size_t k) {
+  const struct exp_dist *d = &R->spec->dist;
+  bool mpi = d->strategy == DIST_MPI;
+  oast_err e;
+  oast_err_clear(&e);
+  T->nprocs = mpi ? 1 : d->workers;
+  T->procs = xcalloc((size_t)T->nprocs, sizeof *T->procs);
+  T->workers = dist_workers_new(d->workers);
+  T->fail_rank = -1;
+  int *ports = xcalloc((size_t)d->workers + 1, sizeof *ports);
+  int rc = mpi ? 0 : dist_free_ports(d->workers + 1, ports, &e);
+  const char **margv = mpi ? dist_mpi_argv(d, argv, nargv, geteuid() == 0) : NULL;
+  int i;
+  for (i = 0; !rc && i < T->nprocs; i++) {
+    struct trial_proc *P = &T->procs[i];
+    P->task.ops = &worker_ops;
+    P->T = T;
+    P->rank = mpi ? -1 : i;
+    size_t m = dist_worker_env(d, i, ports[0], ports + 1, env + k);
+    env[k + m] = NULL;
+    struct exec_spec ws = *spec;
+    ws.env = (const char *const *)env;
+    if (mpi) {
+      ws.argv = margv;
+      ws.cpus = (spec->cpus ? spec->cpus : 1) * d->workers;
+      ws.gpus = spec->gpus * d->workers;
+    }
+    P->live = true;
+    T->nlive++;
+    rc = sched_submit(s, &ws, &P->task, &e);
+    if (rc) {
+      P->live = false;
+      T->nlive--;
+    }
+    for (size_t j = k; j < k + m; j++) {
+      free(env[j]);
+      env[j] = NULL;
+    }
+  }
+  free(ports);
+  free(margv);
+  if (!rc) return;
+  /* Nothing of it runs: the queued ones go, and the run fails with why. */
+  struct exec_result r = {0};
+  r.exit_code = -1;
+  r.error = e.msg;
+  r.tail = "";
+  keep_decide(T, &r, true);
+  T->failing = true;
+  T->fail_rank = mpi ? -1 : i - 1;
+  if (T->fail_rank >= 0) T->workers[T->fail_rank].state = DIST_FAILED;
+  for (int j = 0; j < T->nprocs; j++)
+    if (T->procs[j].live) sched_cancel(s, &T->procs[j].task, NULL);
+  if (T->nlive == 0) workers_over(s, R, T);
+}
 
 static int start_trial(struct server *s, struct exp_run *R, struct trial_suggestion *sug) {
   struct exp_service *v = s->exp;
@@ -541,7 +679,7 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
     rc = meta_exec(s->meta, &e,
                    "UPDATE trials SET state = 'running', params = ?, opt = ?, token_hash = ?, attempts = attempts + 1,"
                    " submitted = ?, started = NULL, ended = NULL, metric = NULL, outputs = NULL, exit_code = NULL,"
-                   " signal = NULL, timed_out = 0, error = NULL, log_tail = NULL, gpus = NULL WHERE id = ?",
+                   " signal = NULL, timed_out = 0, error = NULL, log_tail = NULL, gpus = NULL, workers = NULL WHERE id = ?",
                    "sssii", params, rec, T->token_hash, T->submitted_us, id);
   } else if (!rc) {
     sqlite3_stmt *st = meta_stmt(s->meta,
@@ -582,7 +720,7 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   snprintf(expbuf, sizeof expbuf, "%" PRId64, R->id);
   char *penv = dump_params(T->params);
   size_t nextra = R->spec->env ? json_object_size(R->spec->env) : 0;
-  char **env = xcalloc(20 + nextra, sizeof *env);
+  char **env = xcalloc(20 + nextra + DIST_ENV_MAX, sizeof *env);
   size_t k = 0;
   const char *pp = getenv("PYTHONPATH");
   env[k++] = env_entry("OAST_ADDR", service_addr(s));
@@ -615,10 +753,10 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   size_t a = 0;
   if (R->spec->program) {
     progpath = fs_join(R->dir, R->spec->program);
-    if (R->spec->interpreter) argv[a++] = R->spec->interpreter;
+    if (R->spec->interpreter) argv[a++] = python_or(v, R->spec->interpreter);
     argv[a++] = progpath;
   } else {
-    argv[a++] = json_string_value(json_array_get(R->spec->command, 0));
+    argv[a++] = python_or(v, json_string_value(json_array_get(R->spec->command, 0)));
   }
   for (size_t i = 1; i < nargs; i++) argv[a++] = json_string_value(json_array_get(R->spec->command, i));
   argv[a] = NULL;
@@ -635,7 +773,12 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   R->inflight = T;
   R->ninflight++;
   map_add(v, T->id, R);
-  rc = sched_submit(s, &spec, &T->task, &e);
+  if (R->spec->dist.workers) {
+    start_workers(s, R, T, &spec, argv, a, env, k);
+    rc = 0;
+  } else {
+    rc = sched_submit(s, &spec, &T->task, &e);
+  }
   for (size_t i = 0; env[i]; i++) free(env[i]);
   free(env);
   free(argv);
@@ -742,10 +885,23 @@ static void trial_done(struct server *s, struct exp_run *R, struct trial_run *T,
   const char *state = outcome_state(outcome, killed);
   char *error = NULL;
   if (!killed && outcome == OPT_FAILED) {
-    if (!r->started) error = xasprintf("could not start: %s", r->error ? r->error : "unknown error");
-    else if (r->timed_out) error = xasprintf("timed out after %g s", R->spec->timeout_s);
-    else if (r->signal) error = xasprintf("killed by signal %d (%s)", r->signal, strsignal(r->signal));
-    else error = xasprintf("exit code %d", r->exit_code);
+    char *why = why_text(r, R->spec->timeout_s);
+    if (T->procs) {
+      /* A distributed run fails with the worker that failed first, and so does its experiment. */
+      char who[32];
+      worker_prefix(T->fail_rank, who);
+      error = xasprintf("%s: %s", who, why);
+      free(why);
+      if (!R->failure) R->failure = xstrdup(error);
+    } else {
+      error = why;
+    }
+  }
+  char *workers = NULL;
+  if (T->workers) {
+    json_t *wj = dist_workers_json(&R->spec->dist, T->workers, R->spec->dist.workers);
+    workers = json_dump(wj);
+    json_decref(wj);
   }
 
   /* Files first: a crash before the commit reruns the trial, which rewrites them. */
@@ -767,10 +923,10 @@ static void trial_done(struct server *s, struct exp_run *R, struct trial_run *T,
     sqlite3_stmt *st = meta_stmt(s->meta,
                                  "UPDATE trials SET state = ?, metric = ?, outputs = ?, exit_code = ?, signal = ?,"
                                  " timed_out = ?, error = ?, log_tail = ?, opt = ?, started = ?, ended = ?, gpus = ?,"
-                                 " token_hash = NULL WHERE id = ?");
-    meta_bind(st, "sdsiiisssiisi", state, metric, outtext, (int64_t)r->exit_code, (int64_t)r->signal,
+                                 " workers = ?, token_hash = NULL WHERE id = ?");
+    meta_bind(st, "sdsiiisssiissi", state, metric, outtext, (int64_t)r->exit_code, (int64_t)r->signal,
               (int64_t)(r->timed_out != 0), error, r->tail ? r->tail : "", rectext, started, now,
-              T->gpus[0] ? T->gpus : (const char *)NULL, T->id);
+              T->gpus[0] ? T->gpus : (const char *)NULL, workers, T->id);
     if (!isfinite(metric)) sqlite3_bind_null(st, 2);
     if (!r->started || r->exit_code < 0) sqlite3_bind_null(st, 4);
     if (!r->signal) sqlite3_bind_null(st, 5);
@@ -783,6 +939,7 @@ static void trial_done(struct server *s, struct exp_run *R, struct trial_run *T,
   rc = decision_end(s, rc, &e);
   free(rectext);
   free(outtext);
+  free(workers);
 
   char prefix[32], mbuf[32];
   trial_prefix(T->num, prefix);
@@ -807,6 +964,207 @@ static void trial_exited(struct server *s, struct sched_task *t, const struct ex
 }
 
 static const struct sched_task_ops trial_ops = {trial_started, trial_line, trial_exited};
+
+/* ---- the workers of a distributed run (scheduler thread) ---- */
+
+/* The workers' states into the trial's row, so GET shows them live. */
+static void save_workers(struct server *s, struct exp_run *R, struct trial_run *T) {
+  json_t *j = dist_workers_json(&R->spec->dist, T->workers, R->spec->dist.workers);
+  char *text = json_dump(j);
+  json_decref(j);
+  oast_err e;
+  oast_err_clear(&e);
+  int rc = decision_begin(s, &e);
+  if (!rc) rc = meta_exec(s->meta, &e, "UPDATE trials SET workers = ? WHERE id = ?", "si", text, T->id);
+  rc = decision_end(s, rc, &e);
+  free(text);
+  txn_close(s, R);
+  if (rc) run_abort(s, R, &e);
+}
+
+static void worker_started(struct server *s, struct sched_task *t, pid_t pid, const int *gpus, size_t ngpus) {
+  struct trial_proc *P = (struct trial_proc *)t;
+  struct trial_run *T = P->T;
+  struct exp_run *R = T->run;
+  const struct exp_dist *d = &R->spec->dist;
+  pthread_mutex_lock(&R->mu);
+  int64_t now = meta_now_us();
+  char g[64] = "", prefix[32];
+  size_t off = 0;
+  for (size_t i = 0; i < ngpus && off + 8 < sizeof g; i++)
+    off += (size_t)snprintf(g + off, sizeof g - off, "%s%d", i ? "," : "", gpus[i]);
+  if (!T->started_us) {
+    T->started_us = now;
+    char *params = dump_params(T->params);
+    trial_prefix(T->num, prefix);
+    run_log(s, R, prefix, "started with %s: %d worker%s, strategy %s", params, d->workers, d->workers == 1 ? "" : "s",
+            dist_strategy_name(d->strategy));
+    free(params);
+  }
+  if (g[0]) {
+    size_t used = strlen(T->gpus);
+    snprintf(T->gpus + used, sizeof T->gpus - used, "%s%s", used ? "," : "", g);
+  }
+  int lo = P->rank < 0 ? 0 : P->rank, hi = P->rank < 0 ? d->workers : P->rank + 1;
+  for (int r = lo; r < hi; r++) {
+    T->workers[r].state = DIST_RUNNING;
+    T->workers[r].started_us = now;
+    snprintf(T->workers[r].gpus, sizeof T->workers[r].gpus, "%s", g);
+  }
+  worker_prefix(P->rank, prefix);
+  if (P->rank >= 0) {
+    int idx;
+    const char *role = dist_role(d, P->rank, &idx);
+    run_log(s, R, prefix, "started as %s %d (pid %d%s%s)", role, idx, (int)pid, g[0] ? ", GPU " : "", g);
+  } else {
+    run_log(s, R, prefix, "started %d ranks (pid %d%s%s)", d->workers, (int)pid, g[0] ? ", GPU " : "", g);
+  }
+  save_workers(s, R, T);
+  pthread_mutex_unlock(&R->mu);
+}
+
+/* A rank of an MPI run ended (the wrapper's line). R is locked. */
+static void mpi_rank_exit(struct server *s, struct exp_run *R, struct trial_run *T, int rank, int code) {
+  struct dist_worker *w = &T->workers[rank];
+  w->exit_code = code;
+  w->ended_us = meta_now_us();
+  w->state = code == 0 ? DIST_FINISHED : DIST_FAILED;
+  char prefix[32];
+  worker_prefix(rank, prefix);
+  if (code == 0) {
+    run_log(s, R, prefix, "finished");
+  } else {
+    run_log(s, R, prefix, "failed: exit code %d", code);
+    if (!T->failing) {
+      T->failing = true;
+      T->fail_rank = rank;
+    }
+  }
+  save_workers(s, R, T);
+}
+
+static void worker_line(struct server *s, struct sched_task *t, enum exec_stream stream, const char *line, size_t n) {
+  struct trial_proc *P = (struct trial_proc *)t;
+  struct trial_run *T = P->T;
+  struct exp_run *R = T->run;
+  int rank = P->rank, code;
+  const char *text = line;
+  size_t len = n;
+  char prefix[32];
+  pthread_mutex_lock(&R->mu);
+  if (rank < 0) {
+    rank = dist_mpi_line(line, n, R->spec->dist.workers, &text, &len);
+    if (rank >= 0 && dist_mpi_exit(text, len, &code)) {
+      mpi_rank_exit(s, R, T, rank, code);
+      pthread_mutex_unlock(&R->mu);
+      return;
+    }
+    if (rank >= 0) dist_tail_add(&T->workers[rank], text, len);
+  }
+  worker_prefix(rank, prefix);
+  write_prefixed(trial_out(T), prefix, text, len);
+  write_prefixed(R->logfd, prefix, text, len);
+  pthread_mutex_unlock(&R->mu);
+  notify_followers(s->exp);
+}
+
+/* Every process of the run has ended: the run ends as its deciding result says. R is locked. */
+static void workers_over(struct server *s, struct exp_run *R, struct trial_run *T) {
+  struct exec_result r = {0};
+  if (T->has_decide) {
+    r = T->decide;
+    r.error = T->decide_error ? xstrdup(T->decide_error) : NULL;
+    r.tail = xstrdup(T->decide_tail);
+  } else {
+    r.started = 1;
+    r.tail = xstrdup("");
+  }
+  /* trial_done frees T, and with it decide's strings. */
+  trial_done(s, R, T, &r);
+  free((char *)r.error);
+  free((char *)r.tail);
+}
+
+static void worker_exited(struct server *s, struct sched_task *t, const struct exec_result *r) {
+  struct trial_proc *P = (struct trial_proc *)t;
+  struct trial_run *T = P->T;
+  struct exp_run *R = T->run;
+  const struct exp_dist *d = &R->spec->dist;
+  pthread_mutex_lock(&R->mu);
+  P->live = false;
+  T->nlive--;
+  bool ok = r->started && r->exit_code == 0 && !r->timed_out;
+  bool ours = r->cancelled && !r->timed_out && (T->failing || R->stopping || T->stop_said);
+  int64_t now = meta_now_us();
+  char prefix[32];
+  worker_prefix(P->rank, prefix);
+  if (P->rank >= 0) {
+    struct dist_worker *w = &T->workers[P->rank];
+    w->exit_code = r->started ? r->exit_code : -1;
+    w->signal = r->signal;
+    if (r->started) w->ended_us = now;
+    w->state = ok ? DIST_FINISHED : ours ? DIST_KILLED : DIST_FAILED;
+    char *why = ok ? NULL : why_text(r, R->spec->timeout_s);
+    if (ok) run_log(s, R, prefix, "finished");
+    else if (ours && !r->started) run_log(s, R, prefix, "cancelled before it started");
+    else if (ours && r->signal) run_log(s, R, prefix, "killed by signal %d (%s)", r->signal, strsignal(r->signal));
+    else if (ours) run_log(s, R, prefix, "stopped: exit code %d", r->exit_code);
+    else run_log(s, R, prefix, "failed: %s", why);
+    free(why);
+    if (!ok && !ours && !T->failing) {
+      /* The first failure ends the run: the other workers are stopped. */
+      T->failing = true;
+      T->fail_rank = P->rank;
+      keep_decide(T, r, true);
+      if (T->nlive > 0) {
+        char tp[32];
+        trial_prefix(T->num, tp);
+        run_log(s, R, tp, "worker %d failed: stopping the other %d", P->rank, T->nlive);
+        trial_cancel(s, T);
+      }
+    } else if (!ok && !T->decide_bad) {
+      keep_decide(T, r, true);
+    } else if (ok && P->rank == 0 && !T->has_decide) {
+      keep_decide(T, r, false);
+    }
+  } else {
+    /* The mpirun of an MPI run: ranks that did not say how they ended end with it. */
+    for (int k = 0; k < d->workers; k++) {
+      struct dist_worker *w = &T->workers[k];
+      if (w->state != DIST_QUEUED && w->state != DIST_RUNNING) continue;
+      if (r->started) w->ended_us = now;
+      if (ok) {
+        w->state = DIST_FINISHED;
+        w->exit_code = 0;
+      } else {
+        w->state = ours || r->timed_out || T->fail_rank >= 0 ? DIST_KILLED : DIST_FAILED;
+      }
+    }
+    char *why = ok ? NULL : why_text(r, R->spec->timeout_s);
+    if (ok) run_log(s, R, prefix, "finished");
+    else run_log(s, R, prefix, "%s: %s", ours ? "killed" : "failed", why);
+    free(why);
+    keep_decide(T, r, !ok);
+    if (T->fail_rank >= 0) T->decide.exit_code = T->workers[T->fail_rank].exit_code;
+    /* The tail of the rank that failed (of rank 0 when none did), untagged. */
+    int tail_rank = T->fail_rank >= 0 ? T->fail_rank : ok ? 0 : -1;
+    if (tail_rank >= 0 && T->workers[tail_rank].tail) {
+      free(T->decide_tail);
+      T->decide_tail = dist_tail_text(&T->workers[tail_rank]);
+      T->decide.tail = T->decide_tail;
+    }
+  }
+  if (T->nlive > 0) {
+    save_workers(s, R, T);
+  } else {
+    workers_over(s, R, T);
+    fill(s, R);
+    txn_close(s, R);
+  }
+  pthread_mutex_unlock(&R->mu);
+}
+
+static const struct sched_task_ops worker_ops = {worker_started, worker_line, worker_exited};
 
 /* ---- the end of an experiment ---- */
 
@@ -1066,7 +1424,7 @@ static void tick(struct server *s, void *arg) {
     for (struct trial_run *T = R->inflight; T; T = T->next)
       if (T->stop_said && !T->cancel_sent && now - T->stop_at_us > (int64_t)EXP_STOP_GRACE_S * 1000000) {
         T->cancel_sent = true;
-        sched_cancel(s, &T->task, NULL);
+        trial_cancel(s, T);
       }
     fill(s, R);
     txn_close(s, R);
@@ -1123,7 +1481,7 @@ int exp_service_stop(struct server *s, int64_t id, oast_err *e) {
     rc = oast_err_set(e, OAST_ECONFLICT, "experiment %" PRId64 " is not running", id);
   } else if (!R->stopping) {
     R->stopping = true;
-    for (struct trial_run *T = R->inflight; T; T = T->next) sched_cancel(s, &T->task, NULL);
+    for (struct trial_run *T = R->inflight; T; T = T->next) trial_cancel(s, T);
     run_log(s, R, "experiment", "stopping: no new trials, %d running trial%s killed", R->ninflight,
             R->ninflight == 1 ? "" : "s");
   }

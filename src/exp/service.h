@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "exp/distributed.h"
 #include "exp/optimizer.h"
 #include "exp/searchspace.h"
 #include "http/http.h"
@@ -55,9 +56,10 @@ struct exp_spec {
   int64_t num_trials;          /* 0 when not given */
   int parallelism;
   enum opt_direction dir;
-  int cpus, gpus;              /* per trial */
+  int cpus, gpus;              /* per trial (per worker when distributed) */
   double timeout_s;            /* 0: none */
   uint64_t seed;
+  struct exp_dist dist;        /* dist.workers 0: one process per trial */
   /* Set by routes.c when command[0] is a file copied into the experiment
    * (stored as doc.program): its name there and the interpreter it runs
    * with, or NULL when command[0] is run as given. */

@@ -131,6 +131,25 @@ static int parse_paths(json_t *paths, oast_err *e) {
   return 0;
 }
 
+/* "distribution": one run of N workers, so one trial (the "single"
+ * optimizer) whose GPUs are given per worker. */
+static int parse_distribution(json_t *d, struct exp_spec *sp, oast_err *e) {
+  int rc = dist_parse(d, &sp->dist, e);
+  if (rc || !sp->dist.workers) return rc;
+  const char *opt = json_string_value(json_object_get(sp->optimizer, "name"));
+  if (!opt || strcmp(opt, "single") != 0)
+    return oast_err_set(e, OAST_EBAD_REQUEST,
+                        "optimizer: a distributed experiment is one run of its workers, with the \"single\" "
+                        "optimizer (not \"%.64s\")",
+                        opt ? opt : "?");
+  if (sp->gpus)
+    return oast_err_set(e, OAST_EBAD_REQUEST,
+                        "resources.gpus: a distributed experiment gives GPUs per worker with "
+                        "distribution.gpus_per_worker");
+  sp->gpus = sp->dist.gpus_per_worker;
+  return sp->env ? dist_check_env(sp->env, e) : 0;
+}
+
 void exp_spec_release(struct exp_spec *sp) {
   ss_release(&sp->ss);
   json_decref(sp->doc);
@@ -155,11 +174,11 @@ void exp_spec_set_program(struct exp_spec *sp, const char *file, const char *int
 int exp_spec_parse(const json_t *body, bool stored, struct exp_spec *sp, struct optimizer **opt, oast_err *e) {
   static const char *const allowed[] = {"name", "description", "command", "files", "resources_paths", "searchspace",
                                         "optimizer", "num_trials", "parallelism", "direction", "metric",
-                                        "early_stopping", "resources", "timeout_s", "seed", "env", NULL};
+                                        "early_stopping", "resources", "timeout_s", "seed", "env", "distribution", NULL};
   static const char *const allowed_stored[] = {"name", "description", "command", "resources_paths", "searchspace",
                                                "optimizer", "num_trials", "parallelism", "direction", "metric",
                                                "early_stopping", "resources", "timeout_s", "seed", "env", "program",
-                                               NULL};
+                                               "distribution", NULL};
   memset(sp, 0, sizeof *sp);
   if (opt) *opt = NULL;
   if (!json_is_object(body)) return oast_err_set(e, OAST_EBAD_REQUEST, "the experiment must be a JSON object");
@@ -259,6 +278,13 @@ int exp_spec_parse(const json_t *body, bool stored, struct exp_spec *sp, struct 
     goto fail;
   if (opt) *opt = o;
   else opt_free(o);
+  if ((rc = parse_distribution(d, sp, e))) {
+    if (opt) {
+      opt_free(*opt);
+      *opt = NULL;
+    }
+    goto fail;
+  }
 
   if (stored) {
     json_t *p = json_object_get(d, "program");

@@ -114,6 +114,8 @@ const struct migration meta_migrations[] = {
      "  opt TEXT NOT NULL, token_hash TEXT, gpus TEXT, attempts INTEGER NOT NULL DEFAULT 1,"
      "  submitted INTEGER, started INTEGER, ended INTEGER,"
      "  UNIQUE (experiment_id, number))"},
+    {"distributed training workers",
+     "ALTER TABLE trials ADD COLUMN workers TEXT"},
 };
 
 const int meta_migrations_count = (int)(sizeof meta_migrations / sizeof meta_migrations[0]);
