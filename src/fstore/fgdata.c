@@ -67,11 +67,14 @@ static int load_file(const char *dir, const char *name, struct table *t, oast_er
 static void project(struct table *t, const char *const *columns, size_t ncolumns) {
   if (!columns) return;
   struct column *cols = xcalloc(ncolumns ? ncolumns : 1, sizeof *cols);
+  /* Look every name up before moving any column out (a moved column has no name). */
+  int *idx = xcalloc(ncolumns ? ncolumns : 1, sizeof *idx);
+  for (size_t i = 0; i < ncolumns; i++) idx[i] = table_find(t, columns[i]);
   for (size_t i = 0; i < ncolumns; i++) {
-    int k = table_find(t, columns[i]);
-    cols[i] = t->cols[k];
-    memset(&t->cols[k], 0, sizeof t->cols[k]);
+    cols[i] = t->cols[idx[i]];
+    memset(&t->cols[idx[i]], 0, sizeof t->cols[idx[i]]);
   }
+  free(idx);
   for (size_t i = 0; i < t->ncols; i++) column_release(&t->cols[i]);
   free(t->cols);
   t->cols = cols;
