@@ -1,11 +1,13 @@
 /*
  * fstore.c — feature store services and read routes: data (with time
  * travel), commits, statistics, expectations, validations, compaction,
- * and the online store's recovery at start.
+ * and the recovery at start (files of unfinished commits are removed, the
+ * online store is rebuilt where it disagrees with the offline commits).
  */
 #define _GNU_SOURCE
 #include "fstore/fstore.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -120,7 +122,56 @@ int fstore_recover_group(struct server *s, int64_t fg_id, oast_err *e) {
   return rc;
 }
 
+/* Whether a group's file is one a commit row names (as its file or its snapshot). */
+static bool file_named(struct server *s, int64_t fg_id, const char *name) {
+  sqlite3_stmt *st = meta_bind(meta_stmt(s->meta, "SELECT 1 FROM fg_commits WHERE fg_id = ? AND (file = ? OR snapshot_file = ?)"),
+                               "iss", fg_id, name, name);
+  bool named = st && sqlite3_step(st) == SQLITE_ROW;
+  if (st) sqlite3_reset(st);
+  return named;
+}
+
+/*
+ * Removes what a crash left in a group's directory: files of commits or
+ * snapshots that were written but never committed, and half-written
+ * temporary files. Readers only open files that commit rows name, so this
+ * changes no answer; it only returns the space.
+ */
+static void sweep_group(struct server *s, int64_t fg_id) {
+  struct fgroup g;
+  if (fgroup_load_id(s, fg_id, &g, NULL)) return;
+  char *dir = fgroup_dir(s, &g);
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  while (d && (de = readdir(d))) {
+    const char *n = de->d_name;
+    bool tmp = !strncmp(n, ".oast-tmp-", 10);
+    size_t len = strlen(n), digits = 0;
+    while (1 + digits < len && n[1 + digits] >= '0' && n[1 + digits] <= '9') digits++;
+    bool data = (n[0] == 'c' || n[0] == 's') && digits > 0 && !strcmp(n + 1 + digits, ".parquet");
+    if (!tmp && !(data && !file_named(s, fg_id, n))) continue;
+    char *path = fs_join(dir, n);
+    if (unlink(path) == 0) log_info("feature group %s version %d: removed %s, left by an unfinished commit", g.name, g.version, n);
+    free(path);
+  }
+  if (d) closedir(d);
+  free(dir);
+  fgroup_release(&g);
+}
+
 int fstore_recover(struct server *s, oast_err *e) {
+  {
+    sqlite3_stmt *all = meta_stmt(s->meta, "SELECT id FROM featuregroups");
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    while (all && sqlite3_step(all) == SQLITE_ROW) {
+      if (n == cap) ids = xreallocarray(ids, cap = cap ? cap * 2 : 16, sizeof *ids);
+      ids[n++] = sqlite3_column_int64(all, 0);
+    }
+    if (all) sqlite3_reset(all);
+    for (size_t i = 0; i < n; i++) sweep_group(s, ids[i]);
+    free(ids);
+  }
   sqlite3_stmt *st = meta_stmt(s->meta,
                                "SELECT f.id, (SELECT coalesce(max(c.id), 0) FROM fg_commits c WHERE c.fg_id = f.id) "
                                "FROM featuregroups f WHERE f.online_enabled = 1");
@@ -218,10 +269,9 @@ static int answer_table(struct req *r, struct resp *w, const struct table *t, si
       if (!rc && write(fd, b.data, b.len) != (ssize_t)b.len) rc = oast_err_set(e, OAST_EIO, "cannot write the export");
       buf_reset(&b);
     }
-    if (!csv && !rc) {
-      buf_puts(&b, "]\n");
-      if (write(fd, b.data, b.len) != (ssize_t)b.len) rc = oast_err_set(e, OAST_EIO, "cannot write the export");
-    }
+    if (!csv && !rc) buf_puts(&b, "]\n");
+    /* What the loop left: the header (or "[") of an empty answer, and the end of a JSON one. */
+    if (!rc && b.len && write(fd, b.data, b.len) != (ssize_t)b.len) rc = oast_err_set(e, OAST_EIO, "cannot write the export");
     buf_release(&b);
   }
   unlink(path);
