@@ -171,9 +171,9 @@ static int create(struct cli_ctx *ctx, struct cli_args *a) {
       const char *f = json_string_value(item);
       const char *colon = strchr(f, ':');
       if (!colon || colon == f || !colon[1]) {
+        rc = cli_usage(ctx, "--features: \"%s\" must be NAME:TYPE", f);
         json_decref(list);
         json_decref(feats);
-        rc = cli_usage(ctx, "--features: \"%s\" must be NAME:TYPE", f);
         goto out;
       }
       json_array_append_new(feats, json_pack("{s:s%,s:s}", "name", f, (size_t)(colon - f), "type", colon + 1));

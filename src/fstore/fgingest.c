@@ -154,6 +154,33 @@ static void key_text(const struct table *t, const int *keys, size_t nk, size_t r
   }
 }
 
+/*
+ * The fast path of the key checks: a key of one int or bigint column (no
+ * event time). *lo and *hi get its smallest and largest value; the result
+ * says whether the values strictly increase row after row, in which case
+ * no value repeats. Key values are never null (the reader requires them).
+ * Inserts of ascending ids, the common case, so skip the hash set.
+ */
+static bool int_key_range(const struct table *t, int col, int64_t *lo, int64_t *hi) {
+  const struct column *c = &t->cols[col];
+  bool wide = c->type == FT_BIGINT, ascending = true;
+  int64_t prev = 0;
+  *lo = INT64_MAX;
+  *hi = INT64_MIN;
+  for (size_t i = 0; i < t->nrows; i++) {
+    int64_t v = wide ? column_i64(c, i) : column_i32(c, i);
+    if (i && v <= prev) ascending = false;
+    if (v < *lo) *lo = v;
+    if (v > *hi) *hi = v;
+    prev = v;
+  }
+  return ascending;
+}
+
+static bool int_key(const struct table *t, const int *keys, size_t nk) {
+  return nk == 1 && (t->cols[keys[0]].type == FT_INT || t->cols[keys[0]].type == FT_BIGINT);
+}
+
 /* Existing keys of the group (all commits so far), as a table of key columns. */
 static int existing_keys(struct req *r, const struct fgroup *g, const int *keys, size_t nk, struct table *out,
                          int64_t *latest, oast_err *e) {
@@ -189,10 +216,12 @@ static int ingest_finish(struct req *r, struct resp *w, oast_err *e) {
   size_t nk = 0;
   for (size_t i = 0; i < g->npk; i++) keys[nk++] = g->pk[i];
   if (g->event_time >= 0) keys[nk++] = g->event_time;
+  int64_t new_lo = 0, new_hi = 0;
+  bool fast = int_key(&t, keys, nk) && int_key_range(&t, keys[0], &new_lo, &new_hi);
   const struct table *self[1] = {&t};
   struct keyset ks;
-  keyset_init(&ks, self, keys, nk, t.nrows);
-  for (size_t i = 0; i < t.nrows; i++) {
+  keyset_init(&ks, self, keys, fast ? 0 : nk, fast ? 0 : t.nrows);
+  for (size_t i = 0; i < t.nrows && !fast; i++) {
     size_t ft, fr;
     if (!keyset_add(&ks, 0, i, &ft, &fr)) {
       char kt[256];
@@ -233,7 +262,15 @@ static int ingest_finish(struct req *r, struct resp *w, oast_err *e) {
   /* Existing keys: upsert counts updates, insert refuses them. */
   int64_t latest = 0, rows_updated = 0;
   if ((rc = existing_keys(r, g, keys, nk, &old, &latest, e))) goto out;
-  if (old.nrows) {
+  bool disjoint = false;
+  if (old.nrows && int_key(&t, keys, nk)) {
+    /* Integer keys: new ones all above (or below) the old ones cannot meet them. */
+    int64_t old_lo, old_hi;
+    int_key_range(&old, 0, &old_lo, &old_hi);
+    if (!fast) int_key_range(&t, keys[0], &new_lo, &new_hi);
+    disjoint = new_lo > old_hi || new_hi < old_lo;
+  }
+  if (old.nrows && !disjoint) {
     int oldkeys[FG_MAX_FEATURES + 1];
     for (size_t i = 0; i < nk; i++) oldkeys[i] = (int)i;
     /* Compare by position: old holds only the key columns, in key order. */

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# bench/fstore.sh — the offline feature store figures, against DuckDB in
+# the same run on the same file:
+#
+#   fstore.ingest_csv   `oast fg insert` of a 1M-row, 10-column CSV into a
+#                       new feature group (parse, key checks, Parquet write,
+#                       statistics, commit) vs DuckDB's
+#                       COPY (SELECT * FROM read_csv(...)) TO 'x.parquet'
+#   fstore.read_csv     GET .../data?format=csv of that group into a file
+#                       vs DuckDB's COPY (SELECT * FROM read_parquet(...))
+#                       TO 'x.csv'
+#   fstore.stats_10m    GET .../statistics of a 10M-row group (10 commits
+#                       of 1M rows): read from the metadata kept with the
+#                       commit, no scan. For contrast, DuckDB computing the
+#                       same figures of one column by scanning the group's
+#                       10 Parquet files.
+#
+# The input comes from bench/fstore_gen.py (fixed seed). DuckDB is
+# @duckdb/node-api, installed by tests/tools/duckdb-setup.sh into the
+# git-ignored tests/.tools; its times are measured inside node around the
+# statement alone (no process start), Oast's around the whole client call
+# (process start, upload, answer), so the comparison is not in Oast's
+# favour. Each figure keeps the best of BENCH_ROUNDS interleaved rounds.
+# The table goes to stdout and JSON lines to bench/results/fstore.jsonl.
+#
+# Knobs: BENCH_ROWS (1000000), BENCH_ROUNDS (3), BENCH_BIG_COMMITS (10:
+# the statistics group has BENCH_BIG_COMMITS x BENCH_ROWS rows; 0 skips
+# it), BENCH_RESULTS (bench/results/fstore.jsonl).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+rows=${BENCH_ROWS:-1000000}
+rounds=${BENCH_ROUNDS:-3}
+big_commits=${BENCH_BIG_COMMITS:-10}
+results=${BENCH_RESULTS:-bench/results/fstore.jsonl}
+python=${PYTHON:-/usr/bin/python3}
+
+die() { echo "bench/fstore.sh: $*" >&2; exit 1; }
+command -v curl >/dev/null || die "curl is missing; run scripts/install-deps"
+command -v node >/dev/null || die "node is missing; run scripts/install-deps"
+
+make -s -j"$(nproc)" build/oast >/dev/null || die "cannot build build/oast"
+tests/tools/duckdb-setup.sh || die "cannot install DuckDB's node client"
+
+tmp=$(mktemp -d)
+oast_pid=
+cleanup() {
+  if [ -n "$oast_pid" ] && kill -TERM "$oast_pid" 2>/dev/null; then wait "$oast_pid" || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "generating $rows rows ..." >&2
+"$python" bench/fstore_gen.py "$rows" "$tmp/data.csv"
+csv_bytes=$(stat -c %s "$tmp/data.csv")
+
+build/oast server --home "$tmp/home" --listen 127.0.0.1:0 >"$tmp/oast.out" 2>"$tmp/oast.log" &
+oast_pid=$!
+for _ in $(seq 100); do [ -s "$tmp/home/run/server.addr" ] && break; sleep 0.1; done
+[ -s "$tmp/home/run/server.addr" ] || { cat "$tmp/oast.log" >&2; die "the oast server did not start"; }
+export OAST_ADDR OAST_API_KEY
+OAST_ADDR=$(cat "$tmp/home/run/server.addr")
+OAST_API_KEY=$(cat "$tmp/home/admin.key")
+api="$OAST_ADDR/api/v1/projects/bench/featurestore/featuregroups"
+auth="Authorization: Bearer $OAST_API_KEY"
+build/oast project create bench >/dev/null
+features="id:bigint,user_id:int,amount:double,score:float,category:string,name:string,active:boolean,ts:timestamp,day:date,clicks:bigint"
+duck_cols="{'id':'BIGINT','user_id':'INTEGER','amount':'DOUBLE','score':'FLOAT','category':'VARCHAR','name':'VARCHAR','active':'BOOLEAN','ts':'TIMESTAMPTZ','day':'DATE','clicks':'BIGINT'}"
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
+
+# DuckDB: one node process runs a statement and prints its time in seconds.
+cat >"$tmp/duck.mjs" <<'EOF'
+import { createRequire } from 'node:module';
+const require = createRequire(process.env.TOOLS + '/package.json');
+const { DuckDBInstance } = require('@duckdb/node-api');
+const db = await DuckDBInstance.create(':memory:');
+const con = await db.connect();
+const t = performance.now();
+const r = await con.runAndReadAll(process.argv[2]);
+const s = (performance.now() - t) / 1000;
+const rows = r.getRows();
+process.stdout.write(s.toFixed(3) + (rows.length ? ' ' + JSON.stringify(rows[0], (k, v) => typeof v === 'bigint' ? Number(v) : v) : '') + '\n');
+EOF
+duck() { TOOLS="$root/tests/.tools" node "$tmp/duck.mjs" "$1"; }
+
+best_oi= best_di= best_or= best_dr=
+for r in $(seq "$rounds"); do
+  build/oast fg create "bench/g$r" --features "$features" --primary-key id >/dev/null
+  t0=$(now)
+  build/oast fg insert "bench/g$r" "$tmp/data.csv" >/dev/null
+  t1=$(now)
+  oi=$(elapsed "$t0" "$t1")
+  di=$(duck "COPY (SELECT * FROM read_csv('$tmp/data.csv', header=true, columns=$duck_cols)) TO '$tmp/duck.parquet' (FORMAT parquet)")
+  di=${di%% *}
+  t0=$(now)
+  curl -sf -H "$auth" "$api/g$r/versions/1/data?format=csv" -o "$tmp/oast.csv"
+  t1=$(now)
+  or=$(elapsed "$t0" "$t1")
+  dr=$(duck "COPY (SELECT * FROM read_parquet('$tmp/duck.parquet')) TO '$tmp/duck.csv' (FORMAT csv, HEADER)")
+  dr=${dr%% *}
+  echo "round $r: oast insert $oi s, duckdb csv->parquet $di s, oast read $or s, duckdb parquet->csv $dr s" >&2
+  best_oi=$(min "$best_oi" "$oi"); best_di=$(min "$best_di" "$di")
+  best_or=$(min "$best_or" "$or"); best_dr=$(min "$best_dr" "$dr")
+done
+# Both read the same rows back.
+[ "$(wc -l <"$tmp/oast.csv")" -eq $((rows + 1)) ] || die "oast's CSV has $(wc -l <"$tmp/oast.csv") lines"
+[ "$(wc -l <"$tmp/duck.csv")" -eq "$(wc -l <"$tmp/data.csv")" ] || die "DuckDB's CSV has $(wc -l <"$tmp/duck.csv") lines"
+oast_parquet=$(stat -c %s "$tmp/home/fs/Projects/bench/bench_featurestore.db/g1_1/"c*.parquet)
+duck_parquet=$(stat -c %s "$tmp/duck.parquet")
+rm -f "$tmp/oast.csv" "$tmp/duck.csv" "$tmp/duck.parquet"
+
+# ---- statistics of a 10M-row group ----
+stats_s= duck_stats_s= big_rows=0 big_ingest_s=0
+if [ "$big_commits" -gt 0 ]; then
+  build/oast fg create bench/big --features "$features" --primary-key id >/dev/null
+  for k in $(seq 0 $((big_commits - 1))); do
+    # The same rows with ids shifted past the previous commits' (only the first field changes).
+    awk -F, -v OFS=, -v off=$((k * rows)) 'NR == 1 { print; next } { $1 = $1 + off; print }' "$tmp/data.csv" >"$tmp/part.csv"
+    t0=$(now)
+    build/oast fg insert bench/big "$tmp/part.csv" >/dev/null
+    t1=$(now)
+    big_ingest_s=$(awk -v a="$big_ingest_s" -v b="$(elapsed "$t0" "$t1")" 'BEGIN { printf "%.3f", a + b }')
+    big_rows=$((big_rows + rows))
+  done
+  rm -f "$tmp/part.csv"
+  for _ in 1 2 3 4 5; do
+    s=$(curl -sf -H "$auth" "$api/big/versions/1/statistics" -o "$tmp/stats.json" -w '%{time_total}')
+    stats_s=$(min "$stats_s" "$s")
+  done
+  count=$("$python" -c 'import json,sys; print({c["name"]: c for c in json.load(open(sys.argv[1]))["columns"]}["amount"]["count"])' "$tmp/stats.json")
+  files="$tmp/home/fs/Projects/bench/bench_featurestore.db/big_1/c*.parquet"
+  for _ in 1 2 3; do
+    out=$(duck "SELECT count(amount), count(*) - count(amount), approx_count_distinct(amount), min(amount), max(amount), avg(amount), stddev_pop(amount) FROM read_parquet('$files')")
+    duck_stats_s=$(min "$duck_stats_s" "${out%% *}")
+  done
+  duck_count=$(echo "$out" | sed 's/^[^ ]* \[//; s/,.*//')
+  [ "$count" = "$duck_count" ] || die "the statistics count $count values of amount, DuckDB $duck_count"
+fi
+
+# ---- report ----
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+ri=$(ratio "$best_oi" "$best_di")
+rr=$(ratio "$best_or" "$best_dr")
+ncpu=$(nproc)
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+kernel=$(uname -sr)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+duck_version=$(node -e "console.log(require('$root/tests/.tools/node_modules/@duckdb/node-api/package.json').version)")
+mb=$(awk -v b="$csv_bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
+
+echo
+echo "machine: $ncpu CPUs ($cpu), $kernel; load average at the end: $load; $date; commit $commit"
+echo "input: $rows rows x 10 columns, $mb MiB of CSV; DuckDB $duck_version; best of $rounds rounds"
+fmt="%-18s %-40s %10s %10s %8s  %s\n"
+printf "$fmt" figure what oast_s duckdb_s ratio "aim: ratio <= 1 (oast as fast or faster)"
+printf "$fmt" fstore.ingest_csv "CSV -> feature group commit (Parquet)" "$best_oi" "$best_di" "$ri" \
+  "$(awk -v r="$ri" 'BEGIN { print (r <= 1 ? "met" : "not met") }')"
+printf "$fmt" fstore.read_csv "feature group -> CSV" "$best_or" "$best_dr" "$rr" \
+  "$(awk -v r="$rr" 'BEGIN { print (r <= 1 ? "met" : "not met") }')"
+if [ "$big_commits" -gt 0 ]; then
+  printf "$fmt" fstore.stats_10m "statistics of $big_rows rows (GET)" "$stats_s" "${duck_stats_s}" \
+    "$(ratio "$stats_s" "$duck_stats_s")" "from metadata; DuckDB scans one column"
+  echo "the $big_rows-row group took $big_ingest_s s to ingest in $big_commits commits"
+fi
+echo "Parquet sizes: oast $oast_parquet bytes, DuckDB $duck_parquet bytes"
+
+mkdir -p "$(dirname "$results")"
+common="\"date\":\"$date\",\"commit\":\"$commit\",\"machine\":{\"cpus\":$ncpu,\"cpu\":\"$cpu\",\"kernel\":\"$kernel\",\"loadavg_end\":\"$load\"},\"rows\":$rows,\"csv_bytes\":$csv_bytes,\"rounds\":$rounds,\"peer\":\"DuckDB $duck_version (@duckdb/node-api)\""
+{
+  echo "{\"figure\":\"fstore.ingest_csv\",$common,\"oast_s\":$best_oi,\"peer_s\":$best_di,\"ratio\":$ri,\"oast_parquet_bytes\":$oast_parquet,\"peer_parquet_bytes\":$duck_parquet}"
+  echo "{\"figure\":\"fstore.read_csv\",$common,\"oast_s\":$best_or,\"peer_s\":$best_dr,\"ratio\":$rr}"
+  if [ "$big_commits" -gt 0 ]; then
+    echo "{\"figure\":\"fstore.stats_10m\",$common,\"group_rows\":$big_rows,\"commits\":$big_commits,\"ingest_s\":$big_ingest_s,\"oast_s\":$stats_s,\"peer_scan_one_column_s\":$duck_stats_s}"
+  fi
+} >>"$results"
+echo "appended to $results"
