@@ -167,6 +167,8 @@ NOUN_VERBS = {
     "dataset": ["create", "list", "delete"],
     "fs": ["ls", "stat", "put", "get", "cat", "mkdir", "rm"],
     "share": ["create", "list", "accept", "revoke"],
+    "fg": ["create", "list", "show", "insert", "read", "export", "commits", "stats", "expectations set",
+           "expectations show", "validations", "compact", "delete"],
 }
 
 
