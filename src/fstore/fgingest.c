@@ -25,8 +25,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "formats/csv.h"
@@ -96,6 +98,155 @@ static int ingest_begin(struct req *r, oast_err *e) {
   return 0;
 }
 
+/*
+ * Parsing. JSON bodies and small CSV bodies are parsed in one pass. A
+ * large CSV body is parsed in two halves at once: the split is the first
+ * line end past the middle that the parity of the quotes before it puts
+ * outside any quoted field, after a line that is not blank; the second
+ * half is parsed by a reader fed the header first. That is exactly what a
+ * single pass would do when the first half parses without error (its last
+ * record then ends right at the split, so a single pass starts a fresh
+ * record there too); the halves' rows are joined in order. When either
+ * half fails, the body is parsed again in one pass, whose error (with the
+ * true row and line numbers) is the one reported.
+ */
+#define PARSE_CHUNK ((size_t)1 << 20)
+#define PARSE_SPLIT_MIN ((off_t)1 << 20)
+
+/* Feeds bytes [from, to) of fd to one of the readers. */
+static int feed_range(int fd, off_t from, off_t to, struct csv_reader *cr, struct jsonrows_reader *jr, oast_err *e) {
+  char *buf = xmalloc(PARSE_CHUNK);
+  int rc = 0;
+  while (from < to && !rc) {
+    size_t want = (size_t)(to - from) < PARSE_CHUNK ? (size_t)(to - from) : PARSE_CHUNK;
+    ssize_t n = pread(fd, buf, want, from);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      rc = oast_err_set(e, OAST_EIO, "cannot read the uploaded body");
+      break;
+    }
+    rc = cr ? csv_feed(cr, buf, (size_t)n, e) : jsonrows_feed(jr, buf, (size_t)n, e);
+    from += n;
+  }
+  free(buf);
+  return rc;
+}
+
+static int parse_whole(const struct rows_schema *schema, enum body_format fmt, int fd, off_t size, struct table *t,
+                       oast_err *e) {
+  struct csv_reader *cr = NULL;
+  struct jsonrows_reader *jr = NULL;
+  if (fmt == BODY_CSV) cr = csv_reader_new(schema, 0);
+  else jr = jsonrows_reader_new(schema, fmt == BODY_NDJSON ? JSONROWS_NDJSON : JSONROWS_ARRAY, 0);
+  int rc = feed_range(fd, 0, size, cr, jr, e);
+  if (!rc) rc = cr ? csv_finish(cr, e) : jsonrows_finish(jr, e);
+  if (!rc) {
+    if (cr) csv_take(cr, t);
+    else jsonrows_take(jr, t);
+  }
+  csv_reader_free(cr);
+  jsonrows_reader_free(jr);
+  return rc;
+}
+
+/*
+ * Where a CSV body of `size` bytes splits: the offset after a line end past
+ * the middle, outside quotes by their parity, after a line that is not
+ * blank; 0 when there is none. *head_end gets the end of the header record.
+ */
+static off_t split_point(int fd, off_t size, off_t *head_end) {
+  char *buf = xmalloc(PARSE_CHUNK);
+  bool odd = false;
+  char p1 = '\n', p2 = '\n'; /* the two bytes before the current one */
+  off_t half = size / 2, pos = 0, mid = 0;
+  *head_end = 0;
+  while (pos < size && !mid) {
+    ssize_t n = pread(fd, buf, PARSE_CHUNK, pos);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (*head_end && pos + n <= half) {
+      /* Before the middle only the parity of the quotes matters. */
+      for (const char *q = buf; (q = memchr(q, '"', (size_t)(buf + n - q))); q++) odd = !odd;
+      p2 = n > 1 ? buf[n - 2] : p1;
+      p1 = buf[n - 1];
+      pos += n;
+      continue;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+      char c = buf[i];
+      if (c == '"') {
+        odd = !odd;
+      } else if (c == '\n' && !odd) {
+        off_t at = pos + i + 1;
+        bool blank = p1 == '\n' || (p1 == '\r' && p2 == '\n');
+        if (!*head_end) *head_end = at;
+        else if (at > half && !blank) {
+          mid = at;
+          break;
+        }
+      }
+      p2 = p1;
+      p1 = c;
+    }
+    pos += n;
+  }
+  free(buf);
+  return mid < size ? mid : 0;
+}
+
+struct half {
+  const struct rows_schema *schema;
+  int fd;
+  off_t from, to;
+  const char *head;   /* the header record, fed first (second half only) */
+  size_t head_len;
+  struct table t;
+  int rc;
+};
+
+static void *parse_half(void *arg) {
+  struct half *h = arg;
+  struct csv_reader *cr = csv_reader_new(h->schema, 0);
+  oast_err e;
+  h->rc = h->head ? csv_feed(cr, h->head, h->head_len, &e) : 0;
+  if (!h->rc) h->rc = feed_range(h->fd, h->from, h->to, cr, NULL, &e);
+  if (!h->rc) h->rc = csv_finish(cr, &e);
+  if (!h->rc) csv_take(cr, &h->t);
+  csv_reader_free(cr);
+  return NULL;
+}
+
+/* The two-halves parse; 0 with *t filled, or -1 when it does not apply or a half failed. */
+static int parse_split(const struct rows_schema *schema, int fd, off_t size, struct table *t) {
+  off_t head_end;
+  off_t mid = split_point(fd, size, &head_end);
+  if (!mid || mid <= head_end) return -1;
+  char *head = xmalloc((size_t)head_end);
+  if (pread(fd, head, (size_t)head_end, 0) != (ssize_t)head_end) {
+    free(head);
+    return -1;
+  }
+  struct half a = {schema, fd, 0, mid, NULL, 0, {0}, 0};
+  struct half b = {schema, fd, mid, size, head, (size_t)head_end, {0}, 0};
+  pthread_t th;
+  if (pthread_create(&th, NULL, parse_half, &b) != 0) {
+    free(head);
+    return -1;
+  }
+  parse_half(&a);
+  pthread_join(th, NULL);
+  free(head);
+  if (a.rc || b.rc) {
+    table_release(&a.t);
+    table_release(&b.t);
+    return -1;
+  }
+  fgdata_append(&a.t, &b.t);
+  table_release(&b.t);
+  *t = a.t;
+  return 0;
+}
+
 /* Parses the uploaded body (at fd) into t. */
 static int parse_body(struct ingest *in, int fd, struct table *t, oast_err *e) {
   const struct fgroup *g = &in->g;
@@ -109,32 +260,15 @@ static int parse_body(struct ingest *in, int fd, struct table *t, oast_err *e) {
   for (size_t i = 0; i < g->npk; i++) required[g->pk[i]] = true;
   if (g->event_time >= 0) required[g->event_time] = true;
   struct rows_schema schema = {g->nfeatures, names, types, required};
-  struct csv_reader *cr = NULL;
-  struct jsonrows_reader *jr = NULL;
-  if (in->fmt == BODY_CSV) cr = csv_reader_new(&schema, 0);
-  else jr = jsonrows_reader_new(&schema, in->fmt == BODY_NDJSON ? JSONROWS_NDJSON : JSONROWS_ARRAY, 0);
-  size_t bufsz = 1 << 20;
-  char *buf = xmalloc(bufsz);
-  int rc = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf, bufsz);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      rc = oast_err_set(e, OAST_EIO, "cannot read the uploaded body");
-      break;
-    }
-    if (n == 0) break;
-    rc = cr ? csv_feed(cr, buf, (size_t)n, e) : jsonrows_feed(jr, buf, (size_t)n, e);
-    if (rc) break;
+  struct stat st;
+  int rc;
+  if (fstat(fd, &st) != 0) {
+    rc = oast_err_set(e, OAST_EIO, "cannot read the uploaded body");
+  } else {
+    rc = -1;
+    if (in->fmt == BODY_CSV && st.st_size >= PARSE_SPLIT_MIN) rc = parse_split(&schema, fd, st.st_size, t);
+    if (rc) rc = parse_whole(&schema, in->fmt, fd, st.st_size, t, e);
   }
-  if (!rc) rc = cr ? csv_finish(cr, e) : jsonrows_finish(jr, e);
-  if (!rc) {
-    if (cr) csv_take(cr, t);
-    else jsonrows_take(jr, t);
-  }
-  csv_reader_free(cr);
-  jsonrows_reader_free(jr);
-  free(buf);
   free(names);
   free(types);
   free(required);
