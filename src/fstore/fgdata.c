@@ -7,7 +7,9 @@
  * the later commits up to C. When none of those commits updated an
  * existing key, the state is their concatenation; otherwise the newest row
  * of each key wins (keyset.c), and rows keep the order of the commit and
- * position they came from.
+ * position they came from. A read of some columns only (the key checks of
+ * an insert read just the key) reads those columns and the key columns
+ * from the files, nothing else.
  */
 #include "fstore/fgdata.h"
 
