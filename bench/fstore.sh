@@ -21,6 +21,11 @@
 # statement alone (no process start), Oast's around the whole client call
 # (process start, upload, answer), so the comparison is not in Oast's
 # favour. Each figure keeps the best of BENCH_ROUNDS interleaved rounds.
+# Beside the wall-clock time, each side's CPU time (user + system, all
+# threads) is measured: Oast's server plus its client process, and
+# DuckDB's node process around the statement. On a machine shared with
+# other work the wall-clock times swing with the neighbours' load while
+# the CPU times hardly do, so the CPU ratio is the steadier figure.
 # The table goes to stdout and JSON lines to bench/results/fstore.jsonl.
 #
 # Knobs: BENCH_ROWS (1000000), BENCH_ROUNDS (3), BENCH_BIG_COMMITS (10:
@@ -71,6 +76,15 @@ features="id:bigint,user_id:int,amount:double,score:float,category:string,name:s
 duck_cols="{'id':'BIGINT','user_id':'INTEGER','amount':'DOUBLE','score':'FLOAT','category':'VARCHAR','name':'VARCHAR','active':'BOOLEAN','ts':'TIMESTAMPTZ','day':'DATE','clicks':'BIGINT'}"
 
 now() { date +%s.%N; }
+hz=$(getconf CLK_TCK)
+# The server's CPU seconds so far (user + system, all threads).
+server_cpu() { sed 's/^.*) //' "/proc/$oast_pid/stat" | awk -v hz="$hz" '{ printf "%.3f", ($12 + $13) / hz }'; }
+# Runs a command; prints its CPU seconds (user + system), from the shell's `times`.
+child_cpu() {
+  ( "$@" >/dev/null; times ) | tail -1 |
+    awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%.3f", t }'
+}
+add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
 
@@ -82,31 +96,39 @@ const { DuckDBInstance } = require('@duckdb/node-api');
 const db = await DuckDBInstance.create(':memory:');
 const con = await db.connect();
 const t = performance.now();
+const c = process.cpuUsage();
 const r = await con.runAndReadAll(process.argv[2]);
 const s = (performance.now() - t) / 1000;
+const u = process.cpuUsage(c);
 const rows = r.getRows();
-process.stdout.write(s.toFixed(3) + (rows.length ? ' ' + JSON.stringify(rows[0], (k, v) => typeof v === 'bigint' ? Number(v) : v) : '') + '\n');
+process.stdout.write(s.toFixed(3) + ' ' + ((u.user + u.system) / 1e6).toFixed(3) +
+  (rows.length ? ' ' + JSON.stringify(rows[0], (k, v) => typeof v === 'bigint' ? Number(v) : v) : '') + '\n');
 EOF
 duck() { TOOLS="$root/tests/.tools" node "$tmp/duck.mjs" "$1"; }
 
-best_oi= best_di= best_or= best_dr=
+best_oi= best_di= best_or= best_dr= cpu_oi= cpu_di= cpu_or= cpu_dr=
 for r in $(seq "$rounds"); do
   build/oast fg create "bench/g$r" --features "$features" --primary-key id >/dev/null
+  s0=$(server_cpu)
   t0=$(now)
-  build/oast fg insert "bench/g$r" "$tmp/data.csv" >/dev/null
+  c=$(child_cpu build/oast fg insert "bench/g$r" "$tmp/data.csv")
   t1=$(now)
   oi=$(elapsed "$t0" "$t1")
-  di=$(duck "COPY (SELECT * FROM read_csv('$tmp/data.csv', header=true, columns=$duck_cols)) TO '$tmp/duck.parquet' (FORMAT parquet)")
-  di=${di%% *}
+  coi=$(add "$c" "$(elapsed "$s0" "$(server_cpu)")")
+  read -r di cdi _ < <(duck "COPY (SELECT * FROM read_csv('$tmp/data.csv', header=true, columns=$duck_cols)) TO '$tmp/duck.parquet' (FORMAT parquet)")
+  s0=$(server_cpu)
   t0=$(now)
-  curl -sf -H "$auth" "$api/g$r/versions/1/data?format=csv" -o "$tmp/oast.csv"
+  c=$(child_cpu curl -sf -H "$auth" "$api/g$r/versions/1/data?format=csv" -o "$tmp/oast.csv")
   t1=$(now)
   or=$(elapsed "$t0" "$t1")
-  dr=$(duck "COPY (SELECT * FROM read_parquet('$tmp/duck.parquet')) TO '$tmp/duck.csv' (FORMAT csv, HEADER)")
-  dr=${dr%% *}
-  echo "round $r: oast insert $oi s, duckdb csv->parquet $di s, oast read $or s, duckdb parquet->csv $dr s" >&2
+  cor=$(add "$c" "$(elapsed "$s0" "$(server_cpu)")")
+  read -r dr cdr _ < <(duck "COPY (SELECT * FROM read_parquet('$tmp/duck.parquet')) TO '$tmp/duck.csv' (FORMAT csv, HEADER)")
+  echo "round $r: oast insert $oi s ($coi s CPU), duckdb csv->parquet $di s ($cdi s CPU)," \
+    "oast read $or s ($cor s CPU), duckdb parquet->csv $dr s ($cdr s CPU)" >&2
   best_oi=$(min "$best_oi" "$oi"); best_di=$(min "$best_di" "$di")
   best_or=$(min "$best_or" "$or"); best_dr=$(min "$best_dr" "$dr")
+  cpu_oi=$(min "$cpu_oi" "$coi"); cpu_di=$(min "$cpu_di" "$cdi")
+  cpu_or=$(min "$cpu_or" "$cor"); cpu_dr=$(min "$cpu_dr" "$cdr")
 done
 # Both read the same rows back.
 [ "$(wc -l <"$tmp/oast.csv")" -eq $((rows + 1)) ] || die "oast's CSV has $(wc -l <"$tmp/oast.csv") lines"
@@ -139,7 +161,7 @@ if [ "$big_commits" -gt 0 ]; then
     out=$(duck "SELECT count(amount), count(*) - count(amount), approx_count_distinct(amount), min(amount), max(amount), avg(amount), stddev_pop(amount) FROM read_parquet('$files')")
     duck_stats_s=$(min "$duck_stats_s" "${out%% *}")
   done
-  duck_count=$(echo "$out" | sed 's/^[^ ]* \[//; s/,.*//')
+  duck_count=$(echo "$out" | sed 's/^[^ ]* [^ ]* \[//; s/,.*//')
   [ "$count" = "$duck_count" ] || die "the statistics count $count values of amount, DuckDB $duck_count"
 fi
 
@@ -147,6 +169,9 @@ fi
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 ri=$(ratio "$best_oi" "$best_di")
 rr=$(ratio "$best_or" "$best_dr")
+rci=$(ratio "$cpu_oi" "$cpu_di")
+rcr=$(ratio "$cpu_or" "$cpu_dr")
+verdict() { awk -v r="$1" 'BEGIN { print (r <= 1 ? "met" : "not met") }'; }
 ncpu=$(nproc)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 kernel=$(uname -sr)
@@ -159,15 +184,15 @@ mb=$(awk -v b="$csv_bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
 echo
 echo "machine: $ncpu CPUs ($cpu), $kernel; load average at the end: $load; $date; commit $commit"
 echo "input: $rows rows x 10 columns, $mb MiB of CSV; DuckDB $duck_version; best of $rounds rounds"
-fmt="%-18s %-40s %10s %10s %8s  %s\n"
-printf "$fmt" figure what oast_s duckdb_s ratio "aim: ratio <= 1 (oast as fast or faster)"
-printf "$fmt" fstore.ingest_csv "CSV -> feature group commit (Parquet)" "$best_oi" "$best_di" "$ri" \
-  "$(awk -v r="$ri" 'BEGIN { print (r <= 1 ? "met" : "not met") }')"
-printf "$fmt" fstore.read_csv "feature group -> CSV" "$best_or" "$best_dr" "$rr" \
-  "$(awk -v r="$rr" 'BEGIN { print (r <= 1 ? "met" : "not met") }')"
+fmt="%-18s %-38s %8s %9s %7s %8s %9s %7s  %s\n"
+printf "$fmt" figure what oast_s duckdb_s ratio oast_cpu duck_cpu cpu_rat "aim: ratio <= 1"
+printf "$fmt" fstore.ingest_csv "CSV -> feature group commit (Parquet)" "$best_oi" "$best_di" "$ri" "$cpu_oi" \
+  "$cpu_di" "$rci" "$(verdict "$ri") (CPU: $(verdict "$rci"))"
+printf "$fmt" fstore.read_csv "feature group -> CSV" "$best_or" "$best_dr" "$rr" "$cpu_or" "$cpu_dr" "$rcr" \
+  "$(verdict "$rr") (CPU: $(verdict "$rcr"))"
 if [ "$big_commits" -gt 0 ]; then
-  printf "$fmt" fstore.stats_10m "statistics of $big_rows rows (GET)" "$stats_s" "${duck_stats_s}" \
-    "$(ratio "$stats_s" "$duck_stats_s")" "from metadata; DuckDB scans one column"
+  printf "$fmt" fstore.stats_10m "statistics of $big_rows rows (GET)" "$stats_s" "$duck_stats_s" \
+    "$(ratio "$stats_s" "$duck_stats_s")" - - - "from metadata; DuckDB scans one column"
   echo "the $big_rows-row group took $big_ingest_s s to ingest in $big_commits commits"
 fi
 echo "Parquet sizes: oast $oast_parquet bytes, DuckDB $duck_parquet bytes"
@@ -175,8 +200,8 @@ echo "Parquet sizes: oast $oast_parquet bytes, DuckDB $duck_parquet bytes"
 mkdir -p "$(dirname "$results")"
 common="\"date\":\"$date\",\"commit\":\"$commit\",\"machine\":{\"cpus\":$ncpu,\"cpu\":\"$cpu\",\"kernel\":\"$kernel\",\"loadavg_end\":\"$load\"},\"rows\":$rows,\"csv_bytes\":$csv_bytes,\"rounds\":$rounds,\"peer\":\"DuckDB $duck_version (@duckdb/node-api)\""
 {
-  echo "{\"figure\":\"fstore.ingest_csv\",$common,\"oast_s\":$best_oi,\"peer_s\":$best_di,\"ratio\":$ri,\"oast_parquet_bytes\":$oast_parquet,\"peer_parquet_bytes\":$duck_parquet}"
-  echo "{\"figure\":\"fstore.read_csv\",$common,\"oast_s\":$best_or,\"peer_s\":$best_dr,\"ratio\":$rr}"
+  echo "{\"figure\":\"fstore.ingest_csv\",$common,\"oast_s\":$best_oi,\"peer_s\":$best_di,\"ratio\":$ri,\"oast_cpu_s\":$cpu_oi,\"peer_cpu_s\":$cpu_di,\"cpu_ratio\":$rci,\"oast_parquet_bytes\":$oast_parquet,\"peer_parquet_bytes\":$duck_parquet}"
+  echo "{\"figure\":\"fstore.read_csv\",$common,\"oast_s\":$best_or,\"peer_s\":$best_dr,\"ratio\":$rr,\"oast_cpu_s\":$cpu_or,\"peer_cpu_s\":$cpu_dr,\"cpu_ratio\":$rcr}"
   if [ "$big_commits" -gt 0 ]; then
     echo "{\"figure\":\"fstore.stats_10m\",$common,\"group_rows\":$big_rows,\"commits\":$big_commits,\"ingest_s\":$big_ingest_s,\"oast_s\":$stats_s,\"peer_scan_one_column_s\":$duck_stats_s}"
   fi
