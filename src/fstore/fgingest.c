@@ -11,8 +11,9 @@
  * keys), and committed:
  *
  *   BEGIN; insert the commit row (its id names the file);
- *   write c<id>.parquet (temp, fsync, rename);
- *   statistics, validation report, online store rows and marker;
+ *   write c<id>.parquet (temp, fsync, rename) and, at the same time on
+ *   this thread, the statistics;
+ *   validation report, online store rows and marker;
  *   COMMIT.
  *
  * A failure anywhere rolls back the row and removes the file, so readers
@@ -275,6 +276,24 @@ static int parse_body(struct ingest *in, int fd, struct table *t, oast_err *e) {
   return rc;
 }
 
+/* Writing the commit's file (on a thread for large commits, see ingest_finish). */
+#define WRITE_THREAD_ROWS 65536
+
+struct write_job {
+  const char *path;
+  const struct table *t;
+  int rc;
+  oast_err e;
+};
+
+static void *write_file(void *arg) {
+  struct write_job *j = arg;
+  struct pq_write_opts po;
+  pq_write_opts_init(&po);
+  j->rc = pq_write_table(j->path, j->t, &po, &j->e);
+  return NULL;
+}
+
 /* "id=5, ts=2024-01-01T00:00:00Z" for error messages. */
 static void key_text(const struct table *t, const int *keys, size_t nk, size_t row, char *out, size_t n) {
   size_t used = 0;
@@ -449,13 +468,26 @@ static int ingest_finish(struct req *r, struct resp *w, oast_err *e) {
   dir = fgroup_dir(s, g);
   file = xasprintf("c%lld.parquet", (long long)cid);
   path = fs_join(dir, file);
-  struct pq_write_opts po;
-  pq_write_opts_init(&po);
-  if ((rc = pq_write_table(path, &t, &po, e))) goto out;
+  /* The file is written on a thread while this one computes the statistics of the state after the commit
+   * (merged from the last commit's when nothing was replaced): both only read t. */
+  struct write_job wj = {path, &t, 0, {0}};
+  pthread_t wt;
+  bool threaded = t.nrows >= WRITE_THREAD_ROWS && pthread_create(&wt, NULL, write_file, &wj) == 0;
+  if (!threaded) write_file(&wj);
+  int src = 0;
+  oast_err se;
+  if (g->stats_enabled) src = fstore_commit_stats(r, g, &t, latest, rows_updated, &stats_state, &se);
+  if (threaded) pthread_join(wt, NULL);
+  if (wj.rc) {
+    *e = wj.e;
+    rc = wj.rc;
+    goto out;
+  }
   wrote = true;
-  /* Statistics of the state after this commit: merged from the last commit's when nothing was replaced. */
-  if (g->stats_enabled) {
-    if ((rc = fstore_commit_stats(r, g, &t, latest, rows_updated, &stats_state, e))) goto out;
+  if (src) {
+    *e = se;
+    rc = src;
+    goto out;
   }
   char *stats_text = stats_state ? json_dump(stats_state) : NULL;
   rc = meta_exec(s->meta, e, "UPDATE fg_commits SET file = ?, stats = ? WHERE id = ?", "ssi", file, stats_text, cid);
