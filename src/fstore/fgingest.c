@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,32 +115,55 @@ static int ingest_begin(struct req *r, oast_err *e) {
 #define PARSE_CHUNK ((size_t)1 << 20)
 #define PARSE_SPLIT_MIN ((off_t)1 << 20)
 
-/* Feeds bytes [from, to) of fd to one of the readers. */
-static int feed_range(int fd, off_t from, off_t to, struct csv_reader *cr, struct jsonrows_reader *jr, oast_err *e) {
-  char *buf = xmalloc(PARSE_CHUNK);
+/* The uploaded body: mapped into memory when it can be, else read with pread. */
+struct body {
+  int fd;
+  const char *map;  /* NULL: not mapped */
+  off_t size;
+};
+
+/* Bytes [pos, pos + want) of the body (want > 0, pos < size): a pointer into the map, or buf filled
+ * by pread. Returns how many bytes there are, -1 on a read error. */
+static ssize_t body_at(const struct body *b, off_t pos, size_t want, char *buf, const char **out) {
+  if ((off_t)want > b->size - pos) want = (size_t)(b->size - pos);
+  if (b->map) {
+    *out = b->map + pos;
+    return (ssize_t)want;
+  }
+  ssize_t n;
+  do n = pread(b->fd, buf, want, pos);
+  while (n < 0 && errno == EINTR);
+  *out = buf;
+  return n > 0 ? n : -1;
+}
+
+/* Feeds bytes [from, to) of the body to one of the readers, a chunk at a time. */
+static int feed_range(const struct body *b, off_t from, off_t to, struct csv_reader *cr, struct jsonrows_reader *jr,
+                      oast_err *e) {
+  char *buf = b->map ? NULL : xmalloc(PARSE_CHUNK);
   int rc = 0;
   while (from < to && !rc) {
+    const char *p;
     size_t want = (size_t)(to - from) < PARSE_CHUNK ? (size_t)(to - from) : PARSE_CHUNK;
-    ssize_t n = pread(fd, buf, want, from);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
+    ssize_t n = body_at(b, from, want, buf, &p);
+    if (n < 0) {
       rc = oast_err_set(e, OAST_EIO, "cannot read the uploaded body");
       break;
     }
-    rc = cr ? csv_feed(cr, buf, (size_t)n, e) : jsonrows_feed(jr, buf, (size_t)n, e);
+    rc = cr ? csv_feed(cr, p, (size_t)n, e) : jsonrows_feed(jr, p, (size_t)n, e);
     from += n;
   }
   free(buf);
   return rc;
 }
 
-static int parse_whole(const struct rows_schema *schema, enum body_format fmt, int fd, off_t size, struct table *t,
+static int parse_whole(const struct rows_schema *schema, enum body_format fmt, const struct body *b, struct table *t,
                        oast_err *e) {
   struct csv_reader *cr = NULL;
   struct jsonrows_reader *jr = NULL;
   if (fmt == BODY_CSV) cr = csv_reader_new(schema, 0);
   else jr = jsonrows_reader_new(schema, fmt == BODY_NDJSON ? JSONROWS_NDJSON : JSONROWS_ARRAY, 0);
-  int rc = feed_range(fd, 0, size, cr, jr, e);
+  int rc = feed_range(b, 0, b->size, cr, jr, e);
   if (!rc) rc = cr ? csv_finish(cr, e) : jsonrows_finish(jr, e);
   if (!rc) {
     if (cr) csv_take(cr, t);
@@ -151,30 +175,30 @@ static int parse_whole(const struct rows_schema *schema, enum body_format fmt, i
 }
 
 /*
- * Where a CSV body of `size` bytes splits: the offset after a line end past
- * the middle, outside quotes by their parity, after a line that is not
- * blank; 0 when there is none. *head_end gets the end of the header record.
+ * Where a CSV body splits: the offset after a line end past the middle,
+ * outside quotes by their parity, after a line that is not blank; 0 when
+ * there is none. *head_end gets the end of the header record.
  */
-static off_t split_point(int fd, off_t size, off_t *head_end) {
-  char *buf = xmalloc(PARSE_CHUNK);
+static off_t split_point(const struct body *b, off_t *head_end) {
+  char *buf = b->map ? NULL : xmalloc(PARSE_CHUNK);
   bool odd = false;
   char p1 = '\n', p2 = '\n'; /* the two bytes before the current one */
-  off_t half = size / 2, pos = 0, mid = 0;
+  off_t half = b->size / 2, pos = 0, mid = 0;
   *head_end = 0;
-  while (pos < size && !mid) {
-    ssize_t n = pread(fd, buf, PARSE_CHUNK, pos);
-    if (n < 0 && errno == EINTR) continue;
+  while (pos < b->size && !mid) {
+    const char *d;
+    ssize_t n = body_at(b, pos, PARSE_CHUNK, buf, &d);
     if (n <= 0) break;
     if (*head_end && pos + n <= half) {
       /* Before the middle only the parity of the quotes matters. */
-      for (const char *q = buf; (q = memchr(q, '"', (size_t)(buf + n - q))); q++) odd = !odd;
-      p2 = n > 1 ? buf[n - 2] : p1;
-      p1 = buf[n - 1];
+      for (const char *q = d; (q = memchr(q, '"', (size_t)(d + n - q))); q++) odd = !odd;
+      p2 = n > 1 ? d[n - 2] : p1;
+      p1 = d[n - 1];
       pos += n;
       continue;
     }
     for (ssize_t i = 0; i < n; i++) {
-      char c = buf[i];
+      char c = d[i];
       if (c == '"') {
         odd = !odd;
       } else if (c == '\n' && !odd) {
@@ -192,12 +216,12 @@ static off_t split_point(int fd, off_t size, off_t *head_end) {
     pos += n;
   }
   free(buf);
-  return mid < size ? mid : 0;
+  return mid < b->size ? mid : 0;
 }
 
 struct half {
   const struct rows_schema *schema;
-  int fd;
+  const struct body *body;
   off_t from, to;
   const char *head;   /* the header record, fed first (second half only) */
   size_t head_len;
@@ -210,7 +234,7 @@ static void *parse_half(void *arg) {
   struct csv_reader *cr = csv_reader_new(h->schema, 0);
   oast_err e;
   h->rc = h->head ? csv_feed(cr, h->head, h->head_len, &e) : 0;
-  if (!h->rc) h->rc = feed_range(h->fd, h->from, h->to, cr, NULL, &e);
+  if (!h->rc) h->rc = feed_range(h->body, h->from, h->to, cr, NULL, &e);
   if (!h->rc) h->rc = csv_finish(cr, &e);
   if (!h->rc) csv_take(cr, &h->t);
   csv_reader_free(cr);
@@ -218,17 +242,18 @@ static void *parse_half(void *arg) {
 }
 
 /* The two-halves parse; 0 with *t filled, or -1 when it does not apply or a half failed. */
-static int parse_split(const struct rows_schema *schema, int fd, off_t size, struct table *t) {
+static int parse_split(const struct rows_schema *schema, const struct body *body, struct table *t) {
   off_t head_end;
-  off_t mid = split_point(fd, size, &head_end);
+  off_t mid = split_point(body, &head_end);
   if (!mid || mid <= head_end) return -1;
   char *head = xmalloc((size_t)head_end);
-  if (pread(fd, head, (size_t)head_end, 0) != (ssize_t)head_end) {
+  const char *hp;
+  if (body_at(body, 0, (size_t)head_end, head, &hp) != (ssize_t)head_end) {
     free(head);
     return -1;
   }
-  struct half a = {schema, fd, 0, mid, NULL, 0, {0}, 0};
-  struct half b = {schema, fd, mid, size, head, (size_t)head_end, {0}, 0};
+  struct half a = {schema, body, 0, mid, NULL, 0, {0}, 0};
+  struct half b = {schema, body, mid, body->size, hp, (size_t)head_end, {0}, 0};
   pthread_t th;
   if (pthread_create(&th, NULL, parse_half, &b) != 0) {
     free(head);
@@ -266,9 +291,14 @@ static int parse_body(struct ingest *in, int fd, struct table *t, oast_err *e) {
   if (fstat(fd, &st) != 0) {
     rc = oast_err_set(e, OAST_EIO, "cannot read the uploaded body");
   } else {
+    struct body b = {fd, NULL, st.st_size};
+    /* Mapped (and read ahead in one go) rather than copied out chunk by chunk. */
+    void *m = st.st_size > 0 ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : MAP_FAILED;
+    if (m != MAP_FAILED) b.map = m;
     rc = -1;
-    if (in->fmt == BODY_CSV && st.st_size >= PARSE_SPLIT_MIN) rc = parse_split(&schema, fd, st.st_size, t);
-    if (rc) rc = parse_whole(&schema, in->fmt, fd, st.st_size, t, e);
+    if (in->fmt == BODY_CSV && st.st_size >= PARSE_SPLIT_MIN) rc = parse_split(&schema, &b, t);
+    if (rc) rc = parse_whole(&schema, in->fmt, &b, t, e);
+    if (m != MAP_FAILED) munmap(m, (size_t)st.st_size);
   }
   free(names);
   free(types);
