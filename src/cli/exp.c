@@ -237,6 +237,14 @@ static int follow_logs(struct cli_ctx *ctx, const char *project, const char *id,
 
 /* ---- show ---- */
 
+/* Prints a table and releases it. */
+static void put_table(struct cli_ctx *ctx, struct cli_table *t) {
+  char *text = cli_table_render(t);
+  fputs(text, ctx->out);
+  free(text);
+  cli_table_release(t);
+}
+
 static void print_trials(struct cli_ctx *ctx, json_t *d, size_t limit) {
   static const char *const headers[] = {"TRIAL", "STATE", "METRIC", "PARAMS", "SECONDS", "NOTE"};
   struct cli_table t;
@@ -263,10 +271,7 @@ static void print_trials(struct cli_ctx *ctx, json_t *d, size_t limit) {
     cli_table_add(&t, (const char *const *)cells);
     for (int k = 0; k < 6; k++) free(cells[k]);
   }
-  char *text = cli_table_render(&t);
-  fputs(text, ctx->out);
-  free(text);
-  cli_table_release(&t);
+  put_table(ctx, &t);
   if (limit && json_array_size(trials) > limit)
     fprintf(ctx->out, "... %zu more trials (oast exp show --all)\n", json_array_size(trials) - limit);
 }
@@ -289,10 +294,7 @@ static void print_workers(struct cli_ctx *ctx, json_t *workers) {
     cli_table_add(&t, (const char *const *)cells);
     for (int k = 0; k < 5; k++) free(cells[k]);
   }
-  char *text = cli_table_render(&t);
-  fputs(text, ctx->out);
-  free(text);
-  cli_table_release(&t);
+  put_table(ctx, &t);
 }
 
 static void print_summary(struct cli_ctx *ctx, json_t *d, size_t limit) {
