@@ -1001,10 +1001,9 @@ static void worker_started(struct server *s, struct sched_task *t, pid_t pid, co
             dist_strategy_name(d->strategy));
     free(params);
   }
-  if (g[0]) {
-    size_t used = strlen(T->gpus);
+  size_t used = strlen(T->gpus);
+  if (g[0] && used + strlen(g) + 2 <= sizeof T->gpus)
     snprintf(T->gpus + used, sizeof T->gpus - used, "%s%s", used ? "," : "", g);
-  }
   int lo = P->rank < 0 ? 0 : P->rank, hi = P->rank < 0 ? d->workers : P->rank + 1;
   for (int r = lo; r < hi; r++) {
     T->workers[r].state = DIST_RUNNING;

@@ -263,9 +263,10 @@ def test_a_failing_worker_stops_the_others_and_fails_the_run(big):
     assert not left, [cmdline(q) for q in left]
 
 
-def test_stop_kills_every_worker(big):
+@pytest.mark.parametrize("strategy", ["allreduce", "mpi"])
+def test_stop_kills_every_worker(big, strategy):
     api, key, p = big.api, big.alice.key, big.new_project("stop")
-    eid = create(api, key, p, dist_body("s", workers=2, do={"0": "sleep", "1": "sleep"}))["id"]
+    eid = create(api, key, p, dist_body("s", workers=2, strategy=strategy, do={"0": "sleep", "1": "sleep"}))["id"]
     root = exp_dir(big.server, p, eid) / "trial_0"
     wait_for(lambda: all((root / ("pid_%d" % r)).exists() for r in (0, 1)), what="both workers up")
     assert [w["state"] for w in detail(api, key, p, eid)["workers"]] == ["running", "running"]
@@ -276,6 +277,9 @@ def test_stop_kills_every_worker(big):
     for r in (0, 1):
         pid = int((root / ("pid_%d" % r)).read_text())
         wait_for(lambda: not alive(pid), timeout=15, what="worker %d to be gone" % r)
+    tid = str(d["trials"][0]["id"])
+    wait_for(lambda: not [q for q in processes_with_env("OAST_TRIAL_ID", tid) if alive(q)], timeout=15,
+             what="nothing of the run to be left")
 
 
 def test_a_lost_run_is_rerun_whole_after_a_crash(start_server):
