@@ -271,6 +271,8 @@ static int run_slurm(struct slurm *p, char **argv, int timeout_ms, struct slurm_
 
 /* ---- submit ---- */
 
+static void poll_sinfo(struct slurm *p);
+
 static const char *plural(int n) { return n == 1 ? "" : "s"; }
 
 /* Writes a small new file (no fsync: it matters only while this pool lives). */
@@ -314,8 +316,22 @@ static int slurm_submit(struct exec_pool *pool, const struct exec_spec *spec, ui
     pthread_mutex_unlock(&p->mu);
     return oast_err_set(e, OAST_EUNAVAILABLE, "the Slurm executor has %zu unfinished jobs", n);
   }
-  struct slurm_totals t = p->totals;
   int known = p->totals_known;
+  pthread_mutex_unlock(&p->mu);
+  /* Slurm accepts a job no node can hold and leaves it pending for ever:
+   * the partition's nodes are checked here, and asked for once if the
+   * watcher has not yet done so. */
+  if (!known) poll_sinfo(p);
+  pthread_mutex_lock(&p->mu);
+  struct slurm_totals t = p->totals;
+  known = p->totals_known;
+  if (!known && p->down) {
+    char *msg = xstrdup(p->down_msg);
+    pthread_mutex_unlock(&p->mu);
+    rc = oast_err_set(e, OAST_EUNAVAILABLE, "the Slurm controller cannot be reached (%s)", msg);
+    free(msg);
+    return rc;
+  }
   uint64_t id = p->next_id++;
   pthread_mutex_unlock(&p->mu);
   if (known && t.nodes > 0 && cpus > t.cpus_max_node)

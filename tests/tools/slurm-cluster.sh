@@ -164,7 +164,9 @@ NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem$gres State=UNKN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
 
-  munged -F --key-file="$dir/munge/munge.key" --socket="$dir/run/munge.socket" \
+  # --force: the socket may sit below directories others cannot enter (a
+  # pytest tmp dir); every daemon and client here runs as this one user.
+  munged -F --force --key-file="$dir/munge/munge.key" --socket="$dir/run/munge.socket" \
     --pid-file="$dir/run/munged.daemon.pid" --seed-file="$dir/munge/seed" \
     --log-file="$dir/log/munged.log" >>"$dir/log/munged.out" 2>&1 &
   echo $! > "$dir/run/munged.pid"
