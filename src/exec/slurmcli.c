@@ -190,7 +190,10 @@ char *slurm_run_message(const char *cmd, const struct slurm_run *r) {
   if (strncmp(m, cmd, strlen(cmd)) == 0 && m[strlen(cmd)] == ':') m += strlen(cmd) + 1;
   while (*m == ' ') m++;
   for (size_t i = 0; i < sizeof noise / sizeof *noise; i++)
-    if (strncmp(m, noise[i], strlen(noise[i])) == 0) m += strlen(noise[i]);
+    if (strncmp(m, noise[i], strlen(noise[i])) == 0) {
+      m += strlen(noise[i]);
+      i = (size_t)-1;  /* again from the first: "error: Batch job submission failed: " */
+    }
   if (*m)
     msg = xasprintf("%s: %s", cmd, m);
   else if (r->exited && WIFSIGNALED(r->status))
