@@ -337,7 +337,7 @@ def test_unreachable_controller_is_a_clear_error(cluster, tmp_path):
 def test_no_slurm_commands_is_a_clear_error(tmp_path):
     sc = {"executor": "slurm", "spool": str(tmp_path / "spool"), "jobs": [{"argv": ["true"]}]}
     r = run_scenario(sc, env=dict(os.environ, PATH=str(tmp_path)))
-    assert r.rc == 2
+    assert r.rc == 2, (r.events, r.stderr)
     err = r.of("pool_error")[0]
     assert err["code"] == "unavailable" and "sbatch is not in PATH" in err["message"]
 
@@ -349,12 +349,17 @@ def test_a_second_pool_on_the_same_spool_is_refused(cluster, tmp_path):
     first.stdin.write(json.dumps({"spool": str(spool), "slurm_conf": str(cluster.conf),
                                   "jobs": [{"argv": ["sleep", "3"]}]}))
     first.stdin.close()
-    assert json.loads(first.stdout.readline())["ev"] == "submit"
-    r = slurm(cluster, tmp_path, [{"argv": ["true"]}])
-    assert r.rc == 2
-    assert r.of("pool_error")[0]["code"] == "conflict"
-    first.stdout.read()
-    assert first.wait(60) == 0
+    try:
+        assert json.loads(first.stdout.readline())["ev"] == "submit"
+        r = slurm(cluster, tmp_path, [{"argv": ["true"]}])
+        assert r.rc == 2, (r.events, r.stderr)
+        assert r.of("pool_error")[0]["code"] == "conflict"
+        first.stdout.read()
+        assert first.wait(60) == 0
+    finally:
+        if first.poll() is None:
+            first.terminate()
+            first.wait()
     assert_clean(cluster, tmp_path)
 
 

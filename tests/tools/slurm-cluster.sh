@@ -96,8 +96,26 @@ install_packages() {
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+# Two free TCP ports below the kernel's ephemeral range (where a port
+# found free could be taken by any outgoing connection a moment later).
+free_ports() {
+  python3 - <<'PY'
+import random, socket
+ports = []
+while len(ports) < 2:
+    p = random.randrange(10000, 30000)
+    if p in ports:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("0.0.0.0", p))
+        ports.append(p)
+    except OSError:
+        pass
+    finally:
+        s.close()
+print(*ports)
+PY
 }
 
 start() {
@@ -107,6 +125,22 @@ start() {
   fi
   stop_all
   install_packages
+  # A port found free can still be taken before the daemon binds it: then
+  # the start is tried again with other ports.
+  for attempt in 1 2 3; do
+    if start_once; then return 0; fi
+    grep -q "Address already in use" "$dir"/log/*.log 2>/dev/null || break
+    echo "slurm-cluster: a port was taken; trying other ports" >&2
+  done
+  echo "slurm-cluster: the cluster in $dir did not come up; its logs:" >&2
+  sinfo >&2 || true
+  show_logs
+  stop_all
+  return 1
+}
+
+start_once() {
+  stop_all
   # PATH may lack the sbin directories for a non-root user.
   export PATH=$PATH:/usr/sbin:/sbin
   rm -rf "$dir/state" "$dir/spool" "$dir/log" "$dir/run" "$dir/munge" "$dir/dev"
@@ -126,15 +160,16 @@ start() {
   else
     rm -f "$dir/dev/gpu0" "$dir/gres.conf"
   fi
-  local overrides=""
+  local overrides="" ports
   [ "$cpus" != "$(nproc)" ] && overrides="SlurmdParameters=config_overrides"
+  read -r -a ports <<<"$(free_ports)"
 
   cat > "$conf" <<EOF
 # A one-node cluster for Oast's tests (tests/tools/slurm-cluster.sh).
 ClusterName=oasttest
 SlurmctldHost=localhost
-SlurmctldPort=$(free_port)
-SlurmdPort=$(free_port)
+SlurmctldPort=${ports[0]}
+SlurmdPort=${ports[1]}
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$dir/run/munge.socket
@@ -184,10 +219,6 @@ EOF
     if ! alive munged || ! alive slurmctld || ! alive slurmd; then break; fi
     sleep 0.1
   done
-  echo "slurm-cluster: the cluster in $dir did not come up; its logs:" >&2
-  sinfo >&2 || true
-  show_logs
-  stop_all
   return 1
 }
 

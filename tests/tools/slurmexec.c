@@ -143,6 +143,7 @@ int main(void) {
   if (rc) {
     print(json_pack("{s:s, s:s, s:s}", "ev", "pool_error", "code", oast_err_name(e.code),
                     "message", e.msg));
+    json_decref(sc);
     return 2;
   }
   json_t *jobs = json_object_get(sc, "jobs");
