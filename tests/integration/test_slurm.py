@@ -398,6 +398,61 @@ def test_local_and_slurm_deliver_the_same(cluster, tmp_path):
     assert_clean(cluster, tmp_path)
 
 
+# --- the scheduler: both executors side by side ------------------------------
+
+
+def sched(cluster, tmp_path, jobs, env=None, **kw):
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    sc = {"executor": "sched", "home": str(home), "slurm_conf": str(cluster.conf), "jobs": jobs}
+    sc.update(kw)
+    return run_scenario(sc, env=env)
+
+
+def test_scheduler_runs_jobs_on_the_executor_they_name(cluster, tmp_path):
+    jobs = [{"argv": ["sh", "-c", "echo on-local"], "on": "local"},
+            {"argv": ["sh", "-c", "echo on-slurm $SLURM_JOB_ID"], "on": "slurm", "inherit_env": True},
+            {"argv": ["sh", "-c", "echo on-default"]},
+            {"argv": ["true"], "on": "pbs"},
+            {"argv": ["sleep", "100"], "on": "slurm", "cancel": "start"}]
+    r = sched(cluster, tmp_path, jobs)
+    assert r.rc == 0, (r.events, r.stderr)
+    pools = {e["job"]: e["pool"] for e in r.of("pool")}
+    assert pools == {1: "local", 2: "slurm", 3: "local", 5: "slurm"}
+    assert r.lines(1) == ["on-local"] and r.lines(3) == ["on-default"]
+    line = r.lines(2)[0]
+    assert line.startswith("on-slurm ") and line.split()[1].isdigit()  # Slurm's job id
+    err = r.of("submit_error")[0]
+    assert err["i"] == 3 and err["code"] == "bad_request" and '"pbs"' in err["message"]
+    ex = r.exit(5)
+    assert ex["cancelled"] and ex["started"]
+    assert "the Slurm executor is ready" in r.stderr
+    assert [p.name for p in (tmp_path / "home" / "run" / "slurm").iterdir()] == [".lock"]
+    # a cancelled job may still be COMPLETING in Slurm for a moment
+    assert wait_until(lambda: not cluster.live_jobs(), timeout=30), cluster.live_jobs()
+
+
+def test_scheduler_with_slurm_as_default(cluster, tmp_path):
+    jobs = [{"argv": ["sh", "-c", "echo a"]}, {"argv": ["sh", "-c", "echo b"], "on": "local"}]
+    r = sched(cluster, tmp_path, jobs, default="slurm", spool=str(tmp_path / "spool"))
+    assert r.rc == 0, (r.events, r.stderr)
+    assert {e["job"]: e["pool"] for e in r.of("pool")} == {1: "slurm", 2: "local"}
+    assert r.lines(1) == ["a"] and r.lines(2) == ["b"]
+    assert_clean(cluster, tmp_path)
+
+
+def test_scheduler_without_slurm_refuses_slurm_jobs_only(tmp_path):
+    jobs = [{"argv": ["true"], "on": "slurm"}, {"argv": ["/bin/echo", "still-local"], "on": "local"}]
+    home = tmp_path / "home"
+    home.mkdir()
+    r = run_scenario({"executor": "sched", "home": str(home), "jobs": jobs},
+                     env=dict(os.environ, PATH=str(tmp_path)))
+    assert r.rc == 0, (r.events, r.stderr)
+    err = r.of("submit_error")[0]
+    assert err["i"] == 0 and err["code"] == "unavailable" and "sbatch is not in PATH" in err["message"]
+    assert r.lines(2) == ["still-local"]
+
+
 # --- the server ---------------------------------------------------------------
 
 

@@ -7,14 +7,23 @@
  *   slurmexec < scenario.json
  *
  * The scenario:
- *   {"executor": "slurm" | "local",
+ *   {"executor": "slurm" | "local" | "sched",
  *    "spool": DIR, "partition"?: P, "slurm_conf"?: FILE,
  *    "submit_timeout_ms"?, "poll_ms"?, "squeue_ms"?,   (slurm)
  *    "cpus"?, "gpus"?: "0,1",                          (local)
+ *    "home"?: DIR, "default"?: "local" | "slurm",        (sched)
  *    "wait_s"?: how long all jobs may take (default 120),
  *    "jobs": [{"argv": [..], "env"?: [..], "inherit_env"?: bool, "cwd"?,
  *              "cpus"?, "gpus"?, "timeout_s"?, "out_path"?, "err_path"?,
- *              "cancel"?: "now" | "start" | "line:TEXT"}]}
+ *              "cancel"?: "now" | "start" | "line:TEXT",
+ *              "on"?: "local" | "slurm" | other (sched: sched_submit_on's
+ *              executor; absent: the server's default)}]}
+ *
+ * With "sched" the jobs go through the server's scheduler (exec/sched.h)
+ * as a server would submit them: a scheduler thread, the local pool and a
+ * Slurm pool beside it, created when first asked for; "spool" and
+ * "slurm_conf" are the server's --slurm-spool and --slurm-conf. Events
+ * then also say which executor ran the job ("pool").
  *
  * It submits the jobs in order, runs the pool's loop, cancels a job right
  * after its submit ("now"), at its start ("start") or when it prints a
@@ -31,12 +40,15 @@
  */
 #define _GNU_SOURCE
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "exec/exec.h"
+#include "exec/sched.h"
+#include "http/server.h"
 #include "util/alloc.h"
 
 #define MAXJOBS 256
@@ -46,11 +58,21 @@ struct jstate {
   char *cancel;  /* "start", "line:..." or NULL */
 };
 
+/* A job submitted through the scheduler. */
+struct stask {
+  struct sched_task t;
+  int i;
+};
+
 static struct {
   struct exec_pool *pool;
+  struct server *srv;               /* sched mode */
+  struct stask *tasks[MAXJOBS + 1]; /* sched mode, by scenario index + 1 */
   struct jstate j[MAXJOBS + 1];
   int ended;
-} S;
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void print(json_t *o) {
   char *s = json_dumps(o, JSON_COMPACT);
@@ -63,7 +85,12 @@ static void print(json_t *o) {
 static void do_cancel(uint64_t job) {
   oast_err e;
   oast_err_clear(&e);
-  if (exec_cancel(S.pool, job, &e) != 0)
+  int rc;
+  if (S.srv)
+    rc = S.tasks[job] ? sched_cancel(S.srv, &S.tasks[job]->t, &e) : OAST_ENOT_FOUND;
+  else
+    rc = exec_cancel(S.pool, job, &e);
+  if (rc != 0)
     print(json_pack("{s:s, s:I, s:s, s:s}", "ev", "cancel_error", "job", (json_int_t)job, "code",
                     oast_err_name(e.code), "message", e.msg));
 }
@@ -90,11 +117,33 @@ static void on_exit_cb(void *ctx, uint64_t job, void *user, const struct exec_re
                   (json_int_t)job, "started", r->started, "exit_code", r->exit_code, "signal",
                   r->signal, "timed_out", r->timed_out, "cancelled", r->cancelled, "duration_s",
                   r->duration_s, "error", r->error, "tail", r->tail));
+  pthread_mutex_lock(&S.mu);
   if (job <= MAXJOBS && !S.j[job].ended) {
     S.j[job].ended = 1;
     S.ended++;
   }
+  pthread_cond_broadcast(&S.cond);
+  pthread_mutex_unlock(&S.mu);
 }
+
+/* Scheduler tasks: events are keyed by scenario index + 1 ("job"), with
+ * the executor's own id and name beside it. */
+static void t_start(struct server *srv, struct sched_task *t, pid_t pid, const int *gpus, size_t n) {
+  struct stask *st = (struct stask *)t;
+  print(json_pack("{s:s, s:i, s:s}", "ev", "pool", "job", st->i + 1, "pool", exec_name(t->pool)));
+  on_start(NULL, (uint64_t)st->i + 1, NULL, pid, gpus, n);
+}
+
+static void t_line(struct server *srv, struct sched_task *t, enum exec_stream s, const char *line,
+                   size_t n) {
+  on_line(NULL, (uint64_t)((struct stask *)t)->i + 1, NULL, s, line, n);
+}
+
+static void t_exit(struct server *srv, struct sched_task *t, const struct exec_result *r) {
+  on_exit_cb(NULL, (uint64_t)((struct stask *)t)->i + 1, NULL, r);
+}
+
+static const struct sched_task_ops task_ops = {t_start, t_line, t_exit};
 
 static const char **strv(json_t *a) {
   if (!json_is_array(a)) return NULL;
@@ -125,7 +174,21 @@ int main(void) {
   oast_err e;
   oast_err_clear(&e);
   int rc;
-  if (strcmp(kind, "local") == 0) {
+  struct server srv;
+  memset(&srv, 0, sizeof srv);
+  if (strcmp(kind, "sched") == 0) {
+    server_config_defaults(&srv.cfg);
+    free(srv.cfg.home);
+    free(srv.cfg.executor);
+    srv.cfg.home = xstrdup(str(sc, "home") ? str(sc, "home") : ".");
+    srv.cfg.executor = xstrdup(str(sc, "default") ? str(sc, "default") : "local");
+    srv.cfg.gpus = xstrdup("");
+    if (str(sc, "spool")) srv.cfg.slurm_spool = xstrdup(str(sc, "spool"));
+    if (str(sc, "slurm_conf")) srv.cfg.slurm_conf = xstrdup(str(sc, "slurm_conf"));
+    if (str(sc, "partition")) srv.cfg.slurm_partition = xstrdup(str(sc, "partition"));
+    S.srv = &srv;
+    rc = sched_start(&srv, &e);
+  } else if (strcmp(kind, "local") == 0) {
     struct exec_local_config lc = {0};
     lc.cpus = num(sc, "cpus");
     lc.gpus = str(sc, "gpus") ? str(sc, "gpus") : "";
@@ -143,6 +206,7 @@ int main(void) {
   if (rc) {
     print(json_pack("{s:s, s:s, s:s}", "ev", "pool_error", "code", oast_err_name(e.code),
                     "message", e.msg));
+    if (S.srv) server_config_release(&srv.cfg);
     json_decref(sc);
     return 2;
   }
@@ -166,7 +230,22 @@ int main(void) {
     spec.err_path = str(js, "err_path");
     uint64_t id = 0;
     oast_err_clear(&e);
-    if (exec_submit(S.pool, &spec, &id, &e) != 0) {
+    int src;
+    if (S.srv) {
+      struct stask *st = xcalloc(1, sizeof *st);
+      st->t.ops = &task_ops;
+      st->i = (int)i;
+      id = i + 1;
+      S.tasks[id] = st;
+      src = sched_submit_on(S.srv, str(js, "on"), &spec, &st->t, &e);
+      if (src != 0) {
+        S.tasks[id] = NULL;
+        free(st);
+      }
+    } else {
+      src = exec_submit(S.pool, &spec, &id, &e);
+    }
+    if (src != 0) {
       print(json_pack("{s:s, s:i, s:s, s:s}", "ev", "submit_error", "i", (int)i, "code",
                       oast_err_name(e.code), "message", e.msg));
     } else {
@@ -187,16 +266,42 @@ int main(void) {
   double wait = json_number_value(json_object_get(sc, "wait_s"));
   if (wait <= 0) wait = 120;
   double deadline = now_s() + wait;
-  while (S.ended < submitted && now_s() < deadline) exec_run_once(S.pool, 200);
+  if (S.srv) {
+    pthread_mutex_lock(&S.mu);
+    while (S.ended < submitted && now_s() < deadline) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 200000000;
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&S.cond, &S.mu, &ts);
+    }
+    pthread_mutex_unlock(&S.mu);
+  } else {
+    while (S.ended < submitted && now_s() < deadline) exec_run_once(S.pool, 200);
+  }
   struct exec_stats st;
-  exec_stats(S.pool, &st);
+  if (S.srv)
+    sched_stats(S.srv, &st);
+  else
+    exec_stats(S.pool, &st);
   print(json_pack("{s:s, s:i, s:{s:I, s:I, s:I, s:i, s:i, s:i, s:i}}", "ev", "done", "unfinished",
                   submitted - S.ended, "stats", "queued", (json_int_t)st.queued, "running",
                   (json_int_t)st.running, "unfinished", (json_int_t)st.unfinished, "cpus_total",
                   st.cpus_total, "cpus_free", st.cpus_free, "gpus_total", st.gpus_total,
                   "gpus_free", st.gpus_free));
+  pthread_mutex_lock(&S.mu);
   int ok = S.ended == submitted;
-  exec_free(S.pool);
+  pthread_mutex_unlock(&S.mu);
+  if (S.srv) {
+    sched_stop(S.srv);
+    server_config_release(&srv.cfg);
+    for (int i = 0; i <= MAXJOBS; i++) free(S.tasks[i]);
+  } else {
+    exec_free(S.pool);
+  }
   for (int i = 0; i <= MAXJOBS; i++) free(S.j[i].cancel);
   json_decref(sc);
   return ok ? 0 : 1;
