@@ -105,6 +105,6 @@ with open(os.environ["RESULTS"], "a") as f:
                             "launch_ms_best": round(best[m][0], 1), "result_ms_best": round(best[m][1], 1),
                             "peer": names[p], "peer_launch_ms": round(med[p][0], 1),
                             "peer_result_ms": round(med[p][1], 1),
-                            "peer_launch_ms_best": round(best[p][0], 1), "peer_result_ms_best": round(best[p][1], 1)})
-                + "\n")
+                            "peer_launch_ms_best": round(best[p][0], 1), "peer_result_ms_best": round(best[p][1], 1)},
+                           separators=(",", ":")) + "\n")
 EOF
