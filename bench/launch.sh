@@ -31,7 +31,7 @@ out=build/bench
 mkdir -p "$out" bench/results
 
 $CC -std=gnu11 -O2 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc \
-  -o "$out/launch" bench/launch.c src/exec/exec.c src/exec/gpu.c src/exec/lines.c \
+  -o "$out/launch" bench/launch.c src/exec/exec.c src/exec/gpu.c src/exec/common.c \
   src/exec/local.c src/exec/slurm.c src/exec/slurmcli.c \
   src/util/alloc.c src/util/buf.c src/util/error.c src/util/log.c src/util/fs.c -lpthread
 launch=$(pwd)/$out/launch

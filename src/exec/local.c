@@ -48,7 +48,7 @@
 #include <unistd.h>
 
 #include "exec/exec.h"
-#include "exec/lines.h"
+#include "exec/common.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -252,22 +252,10 @@ static void tab_del(struct jtab *t, uint64_t id) {
 
 /* ---- jobs ---- */
 
-static char **copy_strv(const char *const *v, size_t n) {
-  char **c = xcalloc(n + 1, sizeof *c);
-  for (size_t i = 0; i < n; i++) c[i] = xstrdup(v[i]);
-  return c;
-}
-
-static void free_strv(char **v) {
-  if (!v) return;
-  for (char **p = v; *p; p++) free(*p);
-  free(v);
-}
-
 static void job_free(struct job *j) {
   if (!j) return;
-  free_strv(j->argv);
-  free_strv(j->env);
+  exec_strv_free(j->argv);
+  exec_strv_free(j->env);
   free(j->cwd);
   free(j->out_path);
   free(j->err_path);
@@ -332,8 +320,8 @@ static int local_submit(struct exec_pool *pool, const struct exec_spec *spec, ui
                         spec->gpus, p->ngpus);
 
   struct job *j = xcalloc(1, sizeof *j);
-  j->argv = copy_strv(spec->argv, nargv);
-  j->env = copy_strv(spec->env, nenv);
+  j->argv = exec_strv_copy(spec->argv, nargv);
+  j->env = exec_strv_copy(spec->env, nenv);
   j->inherit_env = spec->inherit_env != 0;
   j->cwd = spec->cwd ? xstrdup(spec->cwd) : NULL;
   j->out_path = spec->out_path ? xstrdup(spec->out_path) : NULL;
@@ -419,44 +407,18 @@ static void local_wakeup(struct exec_pool *pool) { wake((struct local *)pool); }
 
 /* ---- output ---- */
 
-static void write_all(struct job *j, int fd, const char *d, size_t n, const char *path) {
-  if (j->log_failed || exec_write_all(fd, d, n) == 0) return;
-  log_warn("exec: job %llu: cannot write its log \"%s\": %s; output is no longer kept there",
-           (unsigned long long)j->id, path, strerror(errno));
-  j->log_failed = 1;
-}
-
-static void log_flush(struct local *p, struct job *j, struct stream *s) {
-  if (p->wbuf.len && s->logfd >= 0)
-    write_all(j, s->logfd, p->wbuf.data, p->wbuf.len,
-              s->which == EXEC_STDOUT ? j->out_path : j->err_path);
-  buf_reset(&p->wbuf);
-}
-
-struct emit_ctx {
-  struct local *p;
-  struct job *j;
-  struct stream *s;
-};
-
-/* One whole line (line[n] is '\0'): to the log buffer, the tail, on_line. */
-static void emit(void *arg, const char *line, size_t n) {
-  struct emit_ctx *c = arg;
-  struct local *p = c->p;
-  struct job *j = c->j;
-  if (c->s->logfd >= 0 && !j->log_failed) {
-    buf_append(&p->wbuf, line, n);
-    buf_putc(&p->wbuf, '\n');
-  }
-  exec_tail_add(&j->tail, line, n);
-  if (p->cb.on_line) p->cb.on_line(p->cb.ctx, j->id, j->user, c->s->which, line, n);
+static struct exec_sink sink(struct local *p, struct job *j, struct stream *s) {
+  return (struct exec_sink){.cb = &p->cb, .job = j->id, .user = j->user, .which = s->which,
+                            .logfd = s->logfd,
+                            .log_path = s->which == EXEC_STDOUT ? j->out_path : j->err_path,
+                            .log_failed = &j->log_failed, .tail = &j->tail, .wbuf = &p->wbuf,
+                            .who = "exec"};
 }
 
 /* Splits a chunk of output into lines; keeps an unfinished one. */
 static void feed(struct local *p, struct job *j, struct stream *s, char *b, size_t n) {
-  struct emit_ctx c = {p, j, s};
-  exec_split(&s->split, p->line_max, b, n, emit, &c);
-  log_flush(p, j, s);
+  struct exec_sink k = sink(p, j, s);
+  exec_sink_feed(&k, &s->split, p->line_max, b, n);
 }
 
 static void close_fd(struct local *p, int *fd) {
@@ -483,9 +445,8 @@ static int read_stream(struct local *p, struct job *j, struct stream *s, int dra
     handled = 1;
     if (k <= 0) {
       if (s->split.plen) {
-        struct emit_ctx c = {p, j, s};
-        exec_split_end(&s->split, emit, &c);
-        log_flush(p, j, s);
+        struct exec_sink ks = sink(p, j, s);
+        exec_sink_end(&ks, &s->split);
       }
       close_fd(p, &s->fd);
       break;

@@ -75,7 +75,7 @@
 #include <unistd.h>
 
 #include "exec/exec.h"
-#include "exec/lines.h"
+#include "exec/common.h"
 #include "exec/slurmcli.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -204,20 +204,6 @@ static void wake_loop(struct slurm *p) {
 }
 
 static void wake_watcher(struct slurm *p) { kick(p->watchfd); }
-
-static char **copy_strv(const char *const *v) {
-  size_t n = 0;
-  while (v && v[n]) n++;
-  char **c = xcalloc(n + 1, sizeof *c);
-  for (size_t i = 0; i < n; i++) c[i] = xstrdup(v[i]);
-  return c;
-}
-
-static void free_strv(char **v) {
-  if (!v) return;
-  for (char **s = v; *s; s++) free(*s);
-  free(v);
-}
 
 static char *job_file(const struct sjob *j, const char *name) { return fs_join(j->dir, name); }
 
@@ -771,32 +757,11 @@ static void *watch_loop(void *arg) {
 
 /* ---- the loop thread: files, markers, callbacks ---- */
 
-struct emit_ctx {
-  struct slurm *p;
-  struct sjob *j;
-  struct sout *s;
-};
-
-static void emit(void *arg, const char *line, size_t n) {
-  struct emit_ctx *c = arg;
-  struct slurm *p = c->p;
-  struct sjob *j = c->j;
-  if (c->s->logfd >= 0 && !j->log_failed) {
-    buf_append(&p->wbuf, line, n);
-    buf_putc(&p->wbuf, '\n');
-  }
-  exec_tail_add(&j->tail, line, n);
-  if (p->cb.on_line) p->cb.on_line(p->cb.ctx, j->id, j->user, c->s->which, line, n);
-}
-
-static void log_flush(struct slurm *p, struct sjob *j, struct sout *s) {
-  if (p->wbuf.len && s->logfd >= 0 && !j->log_failed &&
-      exec_write_all(s->logfd, p->wbuf.data, p->wbuf.len) != 0) {
-    log_warn("slurm: job %llu: cannot write its log \"%s\": %s; output is no longer kept there",
-             (unsigned long long)j->id, s->log_path, strerror(errno));
-    j->log_failed = 1;
-  }
-  buf_reset(&p->wbuf);
+static struct exec_sink sink(struct slurm *p, struct sjob *j, struct sout *s) {
+  return (struct exec_sink){.cb = &p->cb, .job = j->id, .user = j->user, .which = s->which,
+                            .logfd = s->logfd, .log_path = s->log_path,
+                            .log_failed = &j->log_failed, .tail = &j->tail, .wbuf = &p->wbuf,
+                            .who = "slurm"};
 }
 
 /* The job already runs in Slurm: a log that cannot be opened is a warning,
@@ -825,14 +790,12 @@ static int read_out(struct slurm *p, struct sjob *j, struct sout *s, int end) {
     if (k < 0 && errno == EINTR) continue;
     if (k <= 0) break;
     any = 1;
-    struct emit_ctx c = {p, j, s};
-    exec_split(&s->split, p->line_max, p->rbuf, (size_t)k, emit, &c);
-    log_flush(p, j, s);
+    struct exec_sink ks = sink(p, j, s);
+    exec_sink_feed(&ks, &s->split, p->line_max, p->rbuf, (size_t)k);
   }
   if (end) {
-    struct emit_ctx c = {p, j, s};
-    exec_split_end(&s->split, emit, &c);
-    log_flush(p, j, s);
+    struct exec_sink ks = sink(p, j, s);
+    exec_sink_end(&ks, &s->split);
     close(s->fd);
     s->fd = -1;
   }
@@ -1096,8 +1059,8 @@ static void slurm_free(struct exec_pool *pool) {
   if (p->loopfd >= 0) close(p->loopfd);
   if (p->watchfd >= 0) close(p->watchfd);
   if (p->lockfd >= 0) close(p->lockfd);
-  free_strv(p->sbatch_args);
-  free_strv(p->envp);
+  exec_strv_free(p->sbatch_args);
+  exec_strv_free(p->envp);
   free(p->down_msg);
   free(p->spool);
   free(p->pooldir);
@@ -1219,7 +1182,7 @@ int exec_slurm_new(const struct exec_slurm_config *cfg, const struct exec_callba
   p->lockfd = p->inofd = p->loopfd = p->watchfd = -1;
   p->spool = xstrdup(cfg->spool_dir);
   p->partition = cfg->partition ? xstrdup(cfg->partition) : NULL;
-  p->sbatch_args = copy_strv(cfg->sbatch_args);
+  p->sbatch_args = exec_strv_copy(cfg->sbatch_args, (size_t)-1);
   p->envp = build_envp(cfg->slurm_conf);
   p->submit_ms = cfg->submit_timeout_ms ? cfg->submit_timeout_ms : DEFAULT_SUBMIT_MS;
   p->poll_ms = cfg->poll_ms ? cfg->poll_ms : DEFAULT_POLL_MS;

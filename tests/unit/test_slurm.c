@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "exec/lines.h"
+#include "exec/common.h"
 #include "exec/slurmcli.h"
 #include "test.h"
 #include "util/alloc.h"

@@ -1,5 +1,6 @@
-/* lines.c — line splitting, output tails and log writes (see lines.h). */
-#include "exec/lines.h"
+/* common.c — line splitting, output tails, log writes and string vectors
+ * for the executors (see common.h). */
+#include "exec/common.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "util/alloc.h"
+#include "util/log.h"
 
 static void emit_part(struct exec_splitter *s, exec_line_fn fn, void *arg) {
   size_t n = s->plen;
@@ -96,4 +98,48 @@ int exec_write_all(int fd, const char *d, size_t n) {
     n -= (size_t)k;
   }
   return 0;
+}
+
+static void sink_line(void *arg, const char *line, size_t n) {
+  struct exec_sink *k = arg;
+  if (k->logfd >= 0 && !*k->log_failed) {
+    buf_append(k->wbuf, line, n);
+    buf_putc(k->wbuf, '\n');
+  }
+  exec_tail_add(k->tail, line, n);
+  if (k->cb->on_line) k->cb->on_line(k->cb->ctx, k->job, k->user, k->which, line, n);
+}
+
+static void sink_flush(struct exec_sink *k) {
+  if (k->wbuf->len && k->logfd >= 0 && !*k->log_failed &&
+      exec_write_all(k->logfd, k->wbuf->data, k->wbuf->len) != 0) {
+    log_warn("%s: job %llu: cannot write its log \"%s\": %s; output is no longer kept there",
+             k->who, (unsigned long long)k->job, k->log_path, strerror(errno));
+    *k->log_failed = 1;
+  }
+  buf_reset(k->wbuf);
+}
+
+void exec_sink_feed(struct exec_sink *k, struct exec_splitter *s, size_t max, char *b, size_t n) {
+  exec_split(s, max, b, n, sink_line, k);
+  sink_flush(k);
+}
+
+void exec_sink_end(struct exec_sink *k, struct exec_splitter *s) {
+  exec_split_end(s, sink_line, k);
+  sink_flush(k);
+}
+
+char **exec_strv_copy(const char *const *v, size_t n) {
+  if (n == (size_t)-1)
+    for (n = 0; v && v[n]; n++) {}
+  char **c = xcalloc(n + 1, sizeof *c);
+  for (size_t i = 0; i < n; i++) c[i] = xstrdup(v[i]);
+  return c;
+}
+
+void exec_strv_free(char **v) {
+  if (!v) return;
+  for (char **s = v; *s; s++) free(*s);
+  free(v);
 }

@@ -1,7 +1,7 @@
 /*
- * lines.h — output handling shared by the executors: splitting a stream
- * of bytes into lines, the ring of last lines that becomes
- * exec_result.tail, and appending to a log file.
+ * common.h — what the executors share: splitting a stream of bytes into
+ * lines, the ring of last lines that becomes exec_result.tail, appending
+ * to a log file, and copying string vectors.
  *
  * Both executors get a job's output in chunks (the local one from pipes,
  * the Slurm one from files the job writes) and must deliver the same
@@ -10,8 +10,8 @@
  * stream ends. Keeping that in one place keeps the two executors'
  * contracts the same.
  */
-#ifndef EXEC_LINES_H
-#define EXEC_LINES_H
+#ifndef EXEC_COMMON_H
+#define EXEC_COMMON_H
 
 #include <stddef.h>
 
@@ -48,6 +48,35 @@ void exec_tail_add(struct exec_tail *t, const char *line, size_t n);
  * until b changes); "" when there are none. */
 const char *exec_tail_str(const struct exec_tail *t, struct buf *b);
 void exec_tail_release(struct exec_tail *t);
+
+/* Where the lines of one stream of one job go: appended to its log file
+ * (through the pool's buffer, written once per chunk), kept in its tail,
+ * and given to on_line. Built on the stack by the executor per chunk;
+ * every pointer is borrowed. */
+struct exec_sink {
+  const struct exec_callbacks *cb;
+  uint64_t job;
+  void *user;
+  enum exec_stream which;
+  int logfd;             /* -1: the stream is not kept */
+  const char *log_path;  /* named in the warning when a write fails */
+  int *log_failed;       /* the job's flag: set by a failed write; no writes after */
+  struct exec_tail *tail;
+  struct buf *wbuf;      /* scratch, the pool's */
+  const char *who;       /* "exec", "slurm": the log's prefix */
+};
+
+/* Splits chunk b (n bytes, changed in place) into lines of at most max
+ * bytes for the sink, keeping an unfinished one in s, and writes the
+ * whole lines to the log. */
+void exec_sink_feed(struct exec_sink *k, struct exec_splitter *s, size_t max, char *b, size_t n);
+/* The stream ended: its unfinished line, if any, goes to the sink too. */
+void exec_sink_end(struct exec_sink *k, struct exec_splitter *s);
+
+/* A NULL-terminated copy of the first n strings of v (all of them when n
+ * is (size_t)-1); free it with exec_strv_free. */
+char **exec_strv_copy(const char *const *v, size_t n);
+void exec_strv_free(char **v);
 
 /* Writes all n bytes to fd, retrying after EINTR and short writes.
  * 0, or -1 with errno set (EIO for a write of 0 bytes). */
