@@ -23,10 +23,12 @@
 
 #include "auth/auth.h"
 #include "exec/sched.h"
+#include "exp/service.h"
 #include "fstore/fstore.h"
 #include "fstore/online.h"
 #include "http/router.h"
 #include "meta/meta.h"
+#include "serve/serve.h"
 #include "util/alloc.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -121,6 +123,8 @@ int server_init(struct server *s, oast_err *e) {
   }
   /* The online store must agree with the offline commits (a crash can leave it one ahead). */
   if ((rc = fstore_recover(s, e))) goto out;
+  /* Experiments register their scheduler tick, which resumes those a restart interrupted. */
+  if ((rc = exp_service_init(s, e))) goto out;
 out:
   free(run);
   free(db);
@@ -128,7 +132,9 @@ out:
 }
 
 void server_release(struct server *s) {
+  serve_free(s);
   sched_stop(s);
+  exp_service_free(s);
   online_free(s->online);
   s->online = NULL;
   meta_free(s->meta);
@@ -313,10 +319,14 @@ int server_main(int argc, char **argv) {
     fprintf(stderr, "oast server: %s\n", e.msg);
     goto out_release;
   }
+  if (serve_start(&s, &e)) {
+    fprintf(stderr, "oast server: %s\n", e.msg);
+    goto out_release;
+  }
 
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
   if (strchr(s.cfg.listen_host, ':')) {
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
     a6->sin6_family = AF_INET6;
@@ -345,6 +355,7 @@ int server_main(int argc, char **argv) {
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.mhd, MHD_DAEMON_INFO_BIND_PORT);
   int port = di ? di->port : s.cfg.port;
+  __atomic_store_n(&s.listening_port, port, __ATOMIC_RELEASE);
   char *addr = strchr(s.cfg.listen_host, ':') ? xasprintf("http://[%s]:%d", s.cfg.listen_host, port)
                                               : xasprintf("http://%s:%d", s.cfg.listen_host, port);
   char *addrfile = xasprintf("%s/run/server.addr", s.cfg.home);
@@ -358,6 +369,7 @@ int server_main(int argc, char **argv) {
   sigwait(&sigs, &sig);
   log_info("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   s.stopping = 1;
+  serve_stop(&s); /* drains deployments and answers every suspended request first */
   MHD_stop_daemon(s.mhd);
   s.mhd = NULL;
   unlink(addrfile);

@@ -13,6 +13,8 @@
 struct meta;
 struct online;
 struct sched;
+struct serving;
+struct exp_service;
 struct MHD_Daemon;
 
 struct server_config {
@@ -37,6 +39,9 @@ struct server {
   struct meta *meta;
   struct online *online;    /* the online feature store (LMDB) */
   struct sched *sched;      /* the scheduler thread and its executor pool (exec/sched.h) */
+  struct serving *serving;  /* running model deployments (serve/serve.h) */
+  struct exp_service *exp;  /* running experiments (exp/service.h) */
+  int listening_port;       /* the bound port once HTTP listens, else 0 (__atomic loads and stores) */
   char *fs_root;            /* <home>/fs/Projects (owned) */
   char *tmp_dir;            /* <home>/tmp (owned) */
   struct MHD_Daemon *mhd;

@@ -77,6 +77,43 @@ const struct migration meta_migrations[] = {
      "  relation TEXT NOT NULL, created INTEGER NOT NULL);"
      "CREATE INDEX provenance_src ON provenance(project_id, src_kind, src);"
      "CREATE INDEX provenance_dst ON provenance(project_id, dst_kind, dst)"},
+    {"model deployments",
+     "CREATE TABLE deployments ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  name TEXT NOT NULL UNIQUE, model TEXT NOT NULL, model_version INTEGER NOT NULL, spec TEXT NOT NULL,"
+     "  state TEXT NOT NULL CHECK (state IN ('stopped','running')), creator TEXT NOT NULL,"
+     "  created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+     "CREATE INDEX deployments_project ON deployments(project_id)"},
+    {"feature views, training datasets",
+     "CREATE TABLE featureviews ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  name TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '',"
+     "  spec TEXT NOT NULL, creator TEXT NOT NULL, created INTEGER NOT NULL, UNIQUE(project_id, name, version));"
+     "CREATE TABLE training_datasets ("
+     "  id INTEGER PRIMARY KEY, fv_id INTEGER NOT NULL REFERENCES featureviews(id) ON DELETE CASCADE,"
+     "  version INTEGER NOT NULL, format TEXT NOT NULL, spec TEXT NOT NULL, result TEXT NOT NULL,"
+     "  path TEXT NOT NULL, creator TEXT NOT NULL, created INTEGER NOT NULL, UNIQUE(fv_id, version))"},
+    {"experiments, trials",
+     "CREATE TABLE experiments ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  user_id INTEGER NOT NULL REFERENCES users(id), creator TEXT NOT NULL,"
+     "  name TEXT NOT NULL, spec TEXT NOT NULL,"
+     "  state TEXT NOT NULL CHECK (state IN ('running','finished','failed','killed')),"
+     "  opt_head TEXT, best_trial INTEGER, best_metric REAL, message TEXT,"
+     "  created INTEGER NOT NULL, ended INTEGER);"
+     "CREATE INDEX experiments_project ON experiments(project_id, id);"
+     "CREATE INDEX experiments_state ON experiments(state);"
+     "CREATE TABLE trials ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,"
+     "  number INTEGER NOT NULL, params TEXT NOT NULL,"
+     "  state TEXT NOT NULL CHECK (state IN ('running','finished','early_stopped','failed','killed')),"
+     "  metric REAL, outputs TEXT, exit_code INTEGER, signal INTEGER, timed_out INTEGER NOT NULL DEFAULT 0,"
+     "  error TEXT, log_tail TEXT, budget REAL, rung INTEGER NOT NULL DEFAULT 0, parent INTEGER,"
+     "  opt TEXT NOT NULL, token_hash TEXT, gpus TEXT, attempts INTEGER NOT NULL DEFAULT 1,"
+     "  submitted INTEGER, started INTEGER, ended INTEGER,"
+     "  UNIQUE (experiment_id, number))"},
 };
 
 const int meta_migrations_count = (int)(sizeof meta_migrations / sizeof meta_migrations[0]);
