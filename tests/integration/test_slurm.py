@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from oasttest import REPO, Server, oast_bin, stop_checked, wait_until
+from exptest import body, by_number, create, detail, exp_dir, logs, wait_done, wait_for
+from oasttest import REPO, Server, World, assert_error, assert_status, oast_bin, stop_checked, wait_until
 
 CLUSTER_SH = REPO / "tests" / "tools" / "slurm-cluster.sh"
 
@@ -487,3 +488,97 @@ def test_server_flags_are_checked(tmp_path):
     r = subprocess.run([oast_bin(), "server", "--home", str(tmp_path / "h"), "--slurm-spool", "rel/dir"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "--slurm-spool wants an absolute path" in r.stderr
+
+
+# --- experiments through `oast server --executor slurm` -------------------------
+
+
+@pytest.fixture(scope="module")
+def slurm_world(cluster, tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("home"), ["--executor", "slurm", "--slurm-conf", str(cluster.conf)])
+    srv.start()
+    yield World(srv)
+    stop_checked(srv)
+    assert not cluster.live_jobs()
+
+
+def slurm_jobs_named(cluster, prefix="oast-"):
+    out = cluster.run("squeue", "--noheader", "--states=all", "--format=%i|%j|%T").stdout
+    return [line.split("|") for line in out.splitlines() if line.split("|")[1].startswith(prefix)]
+
+
+REPORTING = """
+x = P.get("x", 0)
+print("slurm job %s on %s" % (os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURMD_NODENAME")), flush=True)
+for step in range(3):
+    R.report(-(x - 2) ** 2 + step / 100, step=step)
+print("trial x=%s done" % x)
+R.final(-(x - 2) ** 2 + 0.02)
+"""
+
+
+def test_experiment_trials_run_as_slurm_jobs(cluster, slurm_world):
+    w = slurm_world
+    api, key, p = w.api, w.alice.key, w.new_project("slx")
+    before = {j[0] for j in slurm_jobs_named(cluster)}
+    b = body("onslurm", REPORTING, searchspace={"x": {"type": "discrete", "values": [1, 2, 3]}},
+             optimizer="grid", parallelism=2)
+    d = wait_done(api, key, p, create(api, key, p, b)["id"])
+    assert d["state"] == "finished", d
+    trials = by_number(d)
+    assert [t["params"] for t in trials] == [{"x": 1}, {"x": 2}, {"x": 3}]
+    assert all(t["state"] == "finished" and t["exit_code"] == 0 for t in trials)
+    assert d["best"]["params"] == {"x": 2} and d["best"]["metric"] == pytest.approx(0.02)
+    # Each trial was its own Slurm job, and its output landed in the project as with local runs.
+    root = exp_dir(w.server, p, d["id"])
+    job_ids = set()
+    for t in trials:
+        text = (root / t["logdir"] / "output.log").read_text()
+        first = text.splitlines()[0].split()
+        assert first[:2] == ["slurm", "job"] and first[2].isdigit() and first[4] == "localhost", text
+        job_ids.add(first[2])
+        assert "trial x=%d done" % t["params"]["x"] in text
+    assert len(job_ids) == 3
+    ours = {j[0]: j[2] for j in slurm_jobs_named(cluster) if j[0] not in before}
+    assert set(ours) == job_ids and set(ours.values()) == {"COMPLETED"}
+    text = logs(api, key, p, d["id"])
+    assert all(line.startswith("[trial ") or line.startswith("[experiment] ") for line in text.splitlines())
+    assert text.count("trial x=") == 3
+    assert not cluster.live_jobs()
+
+
+def test_experiment_stop_cancels_its_slurm_jobs(cluster, slurm_world):
+    w = slurm_world
+    api, key, p = w.api, w.alice.key, w.new_project("sls")
+    b = body("stopme", "print('sleeping', flush=True); time.sleep(1000)",
+             searchspace={"x": {"type": "discrete", "values": [1, 2, 3, 4]}}, optimizer="grid", parallelism=2)
+    eid = create(api, key, p, b)["id"]
+    wait_for(lambda: detail(api, key, p, eid)["counts"]["running"] == 2 and
+             logs(api, key, p, eid).count("sleeping") == 2, what="two trials running on Slurm")
+    assert len(cluster.live_jobs()) == 2
+    assert_status(api.call("POST", "/projects/%s/experiments/%d/stop" % (p, eid), w.bob.key), 200)
+    d = wait_done(api, key, p, eid)
+    assert d["state"] == "killed"
+    assert sorted(t["state"] for t in d["trials"]) == ["killed", "killed"]
+    assert wait_until(lambda: not cluster.live_jobs(), timeout=30), cluster.live_jobs()
+
+
+def test_experiment_trial_timeout_on_slurm(cluster, slurm_world):
+    w = slurm_world
+    api, key, p = w.api, w.alice.key, w.new_project("slt")
+    b = body("timeout", "print('up', flush=True); time.sleep(1000)", timeout_s=2)
+    d = wait_done(api, key, p, create(api, key, p, b)["id"])
+    t = d["trials"][0]
+    assert t["state"] == "failed" and t["timed_out"] is True and "timed out" in t["error"]
+    assert wait_until(lambda: not cluster.live_jobs(), timeout=30), cluster.live_jobs()
+
+
+def test_experiment_asking_for_more_gpus_than_slurm_has_is_refused(cluster, slurm_world):
+    w = slurm_world
+    api, key, p = w.api, w.alice.key, w.new_project("slg")
+    b = body("greedy", "R.final(1)", resources={"gpus": cluster.gpus() + 1})
+    r = api.call("POST", "/projects/%s/experiments" % p, key, json=b)
+    assert_error(r, 400)
+    assert "resources.gpus" in r.json()["error"]["message"]
+    assert api.get("/projects/%s/experiments" % p, key).json()["items"] == []
+    assert not cluster.live_jobs()
