@@ -483,6 +483,13 @@ static int slurm_cancel(struct exec_pool *pool, uint64_t id, oast_err *e) {
 
 static void slurm_stats(struct exec_pool *pool, struct exec_stats *s) {
   struct slurm *p = (struct slurm *)pool;
+  /* The totals come from sinfo, which the watcher asks at once; a caller
+   * that comes first (a server checking a request against them right
+   * after it started) asks itself rather than see none. */
+  pthread_mutex_lock(&p->mu);
+  int ask = !p->totals_known && !p->down;
+  pthread_mutex_unlock(&p->mu);
+  if (ask) poll_sinfo(p);
   pthread_mutex_lock(&p->mu);
   s->running = p->nrunning;
   s->unfinished = p->njobs;
