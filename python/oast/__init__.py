@@ -29,6 +29,7 @@ from .featureview import (FeatureView, create_feature_view, create_training_data
 from .errors import (AlreadyExists, BadRequest, Conflict, ConnectionFailed, Forbidden, InternalError,
                      MethodNotAllowed, NotFound, OastError, ServerIOError, Timeout, TooLarge, Unauthenticated,
                      Unavailable, ValidationFailed, error_class)
+from .featurestore import FeatureGroup, FeatureStore
 from .project import Members, Project, Projects
 from . import model, serving
 from .model import Model, Models
@@ -44,7 +45,7 @@ PERMISSIONS = ("read", "read_write")
 
 __all__ = [
     "connect", "login", "Connection", "Record", "LoginToken", "config_path", "load_config",
-    "Projects", "Project", "Members", "Datasets", "Files", "Users", "ApiKeys",
+    "Projects", "Project", "Members", "Datasets", "Files", "Users", "ApiKeys", "FeatureStore", "FeatureGroup",
     "OastError", "BadRequest", "Unauthenticated", "Forbidden", "NotFound", "MethodNotAllowed", "Conflict",
     "AlreadyExists", "TooLarge", "ValidationFailed", "InternalError", "ServerIOError", "Unavailable", "Timeout",
     "ConnectionFailed", "error_class", "ROLES", "PERMISSIONS", "API_PREFIX", "CHUNK", "DEFAULT_ADDR",

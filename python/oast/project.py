@@ -93,6 +93,11 @@ class Project:
         """Deletes this project with all its data (data owner only)."""
         self.request("DELETE", "")
 
+    def get_feature_store(self):
+        """The project's feature store: a :class:`oast.featurestore.FeatureStore`."""
+        from .featurestore import FeatureStore
+        return FeatureStore(self)
+
     # --- sharing ---------------------------------------------------------
 
     def share(self, dataset, project, permission="read"):

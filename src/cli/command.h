@@ -252,4 +252,11 @@ int cli_read_password(const char *prompt, char **out, oast_err *e);
 /* dataset.c: prints the datasets of project (shared by `dataset list` and `fs ls PROJECT`). */
 int cli_dataset_list(struct cli_ctx *ctx, const char *project);
 
+/* fg.c: `oast fg`, feature groups. */
+extern const struct cli_noun cli_noun_fg;
+/* fg.c: a histogram {"edges": [n+1], "counts": [n]} as one line per bin,
+ * "  LO .. HI  BAR COUNT", bars of block characters scaled to the largest
+ * count and fitted to `width` columns. "" when the shape is wrong. Caller frees. */
+char *cli_fg_histogram(json_t *hist, int width);
+
 #endif

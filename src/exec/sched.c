@@ -2,6 +2,7 @@
 #include "exec/sched.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,7 @@ struct sched {
   struct exec_pool *slurm;  /* NULL until first needed */
   pthread_t thread;
   int running;
-  volatile int stop;
+  _Atomic int stop;   /* written by sched_stop, read by the scheduler thread */
   struct {
     sched_tick_fn fn;
     void *arg;

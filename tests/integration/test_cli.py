@@ -172,6 +172,8 @@ NOUN_VERBS = {
     "fv": ["create", "list", "show", "delete", "vector"],
     "td": ["create", "list", "show"],
     "exp": ["run", "list", "show", "logs", "stop"],
+    "fg": ["create", "list", "show", "insert", "read", "export", "commits", "stats", "expectations set",
+           "expectations show", "validations", "compact", "delete"],
 }
 
 
