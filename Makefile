@@ -64,11 +64,17 @@ $(BUILD)/unit_tests: $(UNIT_OBJ) $(CLI_OBJ) $(SERVER_OBJ) $(LIB_OBJ)
 $(BUILD)/pqtool: $(BUILD)/obj/tests/tools/pqtool.o $(SERVER_OBJ) $(LIB_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
 
+# Test helper: drives an executor pool (local or Slurm) from a JSON
+# scenario, for the Slurm integration tests.
+$(BUILD)/slurmexec: $(BUILD)/obj/tests/tools/slurmexec.o $(SERVER_OBJ) $(LIB_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS)
+
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
-integration: $(BUILD)/oast $(BUILD)/liboast.so $(BUILD)/pqtool
+integration: $(BUILD)/oast $(BUILD)/liboast.so $(BUILD)/pqtool $(BUILD)/slurmexec
 	OAST_BIN=$(abspath $(BUILD)/oast) OAST_LIB=$(abspath $(BUILD)/liboast.so) OAST_PQTOOL=$(abspath $(BUILD)/pqtool) \
+	  OAST_SLURMEXEC=$(abspath $(BUILD)/slurmexec) \
 	  PYTHONPATH=$(abspath python) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 # The README's test command: install, build, unit tests, integration suites.

@@ -21,7 +21,7 @@ printf 'int main(void) { return 0; }\n' > "$out/noop.c"
 $CC -O2 -o "$out/noop" "$out/noop.c"
 $CC -std=gnu11 -O2 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc \
   -o "$out/exec_overhead" bench/exec_overhead.c src/exec/*.c \
-  src/util/alloc.c src/util/buf.c src/util/error.c src/util/log.c -lpthread
+  src/util/alloc.c src/util/buf.c src/util/error.c src/util/log.c src/util/fs.c -lpthread
 
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/oast-bench-logs.XXXXXX")
 trap 'rm -rf "$logdir"' EXIT INT TERM

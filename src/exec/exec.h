@@ -148,6 +148,53 @@ struct exec_local_config {
 #define EXEC_MAX_ENV 4096         /* env entries */
 #define EXEC_MAX_SPEC_BYTES (4u << 20)  /* all strings of a spec together */
 
+/* Configuration of the Slurm executor (slurm.c). Zeroed fields take the
+ * defaults; strings are copied. */
+struct exec_slurm_config {
+  const char *spool_dir;     /* required: where each job's batch script, output and
+                                markers live; must be on a file system the compute
+                                nodes share with the server, and used by this pool
+                                alone (it is locked, and cleared of what a previous
+                                pool left) */
+  const char *partition;     /* sbatch --partition; NULL: the cluster's default */
+  const char *slurm_conf;    /* SLURM_CONF for sbatch, squeue, scancel and sinfo;
+                                NULL: whatever they find themselves */
+  const char *const *sbatch_args;  /* more sbatch options, NULL-terminated (e.g.
+                                      "--account=ml"); NULL: none */
+  int submit_timeout_ms;     /* how long one sbatch may take; 0: 30000 */
+  int poll_ms;               /* how often job files are read when no change was
+                                signalled (shared file systems); 0: 500 */
+  int squeue_ms;             /* how often squeue is asked about running jobs; 0: 2000 */
+  size_t line_max;           /* longest line before it is split; 0: 64 KiB (max 16 MiB) */
+  size_t max_jobs;           /* unfinished jobs at most, beyond it submit fails with
+                                OAST_EUNAVAILABLE; 0: 100000 */
+  /* Called on the pool's own thread whenever exec_run_once has something to
+   * do, so that a thread blocked in another pool's exec_run_once can be
+   * woken (sched.c wakes the local pool with it). NULL: none. */
+  void (*notify)(void *arg);
+  void *notify_arg;
+};
+
+/* Creates a Slurm executor: each job becomes one Slurm batch job (one
+ * node, one task, spec.cpus CPUs per task, --gres=gpu:N for spec.gpus).
+ * Nothing is asked of Slurm here; an unreachable controller shows at the
+ * first submit. Fails with OAST_EBAD_REQUEST for a bad configuration,
+ * OAST_ECONFLICT when another pool holds spool_dir, OAST_EUNAVAILABLE when
+ * sbatch is not in PATH, OAST_EINTERNAL when the spool directory cannot
+ * be made. Differences from the local executor are described in slurm.c:
+ * exec_submit runs sbatch (failing with OAST_EUNAVAILABLE, and leaving
+ * nothing queued, when the controller cannot be reached, and with
+ * OAST_EBAD_REQUEST when Slurm refuses the job), jobs start in the order
+ * Slurm picks, on_start's pid is 0, and the grace period after a timeout
+ * or cancel is the cluster's KillWait. */
+int exec_slurm_new(const struct exec_slurm_config *cfg, const struct exec_callbacks *cb,
+                   struct exec_pool **out, oast_err *e);
+
+/* Checks what every executor requires of a spec (argv, env entries of the
+ * form NAME=value, caps, paths, counts not negative, timeout range) and
+ * counts argv and env. 0 or OAST_EBAD_REQUEST naming the field. */
+int exec_spec_check(const struct exec_spec *spec, size_t *nargv, size_t *nenv, oast_err *e);
+
 /* Creates a local executor. cb is copied. *out is freed with exec_free.
  * Fails with OAST_EBAD_REQUEST for a bad configuration (a malformed GPU
  * list) and OAST_EINTERNAL when the kernel lacks what it needs (pidfd,

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "exec/exec.h"
+#include "exec/common.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -80,8 +81,7 @@ struct watch {
 struct stream {
   int fd;          /* read end of the pipe, -1 once closed */
   int logfd;       /* -1: no log file */
-  char *part;      /* the unfinished line, line_max + 1 bytes, allocated on need */
-  size_t plen;
+  struct exec_splitter split;  /* the unfinished line */
   enum exec_stream which;
   struct watch w;
 };
@@ -112,10 +112,7 @@ struct job {
   int spawn_err;  /* errno of a failed start */
   char *error;
 
-  /* The last lines, a ring of EXEC_TAIL_LINES slots of EXEC_TAIL_LINE_MAX. */
-  char *tail;
-  unsigned short tail_len[EXEC_TAIL_LINES];
-  unsigned tail_next, tail_count;
+  struct exec_tail tail;  /* the last lines */
 };
 
 struct jlist {
@@ -255,30 +252,18 @@ static void tab_del(struct jtab *t, uint64_t id) {
 
 /* ---- jobs ---- */
 
-static char **copy_strv(const char *const *v, size_t n) {
-  char **c = xcalloc(n + 1, sizeof *c);
-  for (size_t i = 0; i < n; i++) c[i] = xstrdup(v[i]);
-  return c;
-}
-
-static void free_strv(char **v) {
-  if (!v) return;
-  for (char **p = v; *p; p++) free(*p);
-  free(v);
-}
-
 static void job_free(struct job *j) {
   if (!j) return;
-  free_strv(j->argv);
-  free_strv(j->env);
+  exec_strv_free(j->argv);
+  exec_strv_free(j->env);
   free(j->cwd);
   free(j->out_path);
   free(j->err_path);
   free(j->gpu_ids);
-  free(j->out.part);
-  free(j->err.part);
+  exec_splitter_release(&j->out.split);
+  exec_splitter_release(&j->err.split);
   free(j->error);
-  free(j->tail);
+  exec_tail_release(&j->tail);
   free(j);
 }
 
@@ -320,66 +305,23 @@ static void release_slots(struct local *p, struct job *j) {
 
 /* ---- submit, cancel, stats ---- */
 
-static size_t count_strv(const char *const *v, size_t max, size_t *bytes) {
-  size_t n = 0;
-  if (!v) return 0;
-  for (; v[n]; n++) {
-    if (n == max) return n + 1;
-    *bytes += strlen(v[n]) + 1;
-  }
-  return n;
-}
-
-static int check_path(const char *what, const char *s, oast_err *e) {
-  if (s && !*s) return oast_err_set(e, OAST_EBAD_REQUEST, "%s is empty", what);
-  if (s && strlen(s) >= PATH_MAX)
-    return oast_err_set(e, OAST_EBAD_REQUEST, "%s is longer than %d bytes", what, PATH_MAX - 1);
-  return 0;
-}
-
 static int local_submit(struct exec_pool *pool, const struct exec_spec *spec, uint64_t *job,
                         oast_err *e) {
   struct local *p = (struct local *)pool;
-  if (!spec || !spec->argv || !spec->argv[0] || !spec->argv[0][0])
-    return oast_err_set(e, OAST_EBAD_REQUEST, "the command is empty");
-  size_t bytes = 0;
-  size_t nargv = count_strv(spec->argv, EXEC_MAX_ARGS, &bytes);
-  if (nargv > EXEC_MAX_ARGS)
-    return oast_err_set(e, OAST_EBAD_REQUEST, "the command has more than %d arguments",
-                        EXEC_MAX_ARGS);
-  size_t nenv = count_strv(spec->env, EXEC_MAX_ENV, &bytes);
-  if (nenv > EXEC_MAX_ENV)
-    return oast_err_set(e, OAST_EBAD_REQUEST, "env has more than %d entries", EXEC_MAX_ENV);
-  if (bytes > EXEC_MAX_SPEC_BYTES)
-    return oast_err_set(e, OAST_EBAD_REQUEST, "the command and env are larger than %u bytes",
-                        EXEC_MAX_SPEC_BYTES);
-  for (size_t i = 0; i < nenv; i++) {
-    const char *eq = strchr(spec->env[i], '=');
-    if (!eq || eq == spec->env[i])
-      return oast_err_set(e, OAST_EBAD_REQUEST,
-                          "env entry %zu (\"%.64s\") is not of the form NAME=value", i + 1,
-                          spec->env[i]);
-  }
-  int rc;
-  if ((rc = check_path("cwd", spec->cwd, e)) || (rc = check_path("out_path", spec->out_path, e)) ||
-      (rc = check_path("err_path", spec->err_path, e)))
-    return rc;
+  size_t nargv, nenv;
+  int rc = exec_spec_check(spec, &nargv, &nenv, e);
+  if (rc) return rc;
   int cpus = spec->cpus ? spec->cpus : 1;
-  if (cpus < 0) return oast_err_set(e, OAST_EBAD_REQUEST, "cpus is negative (%d)", spec->cpus);
   if (cpus > p->cpus_total)
     return oast_err_set(e, OAST_EBAD_REQUEST, "the job asks for %d CPUs but the pool has %d", cpus,
                         p->cpus_total);
-  if (spec->gpus < 0) return oast_err_set(e, OAST_EBAD_REQUEST, "gpus is negative (%d)", spec->gpus);
   if (spec->gpus > p->ngpus)
     return oast_err_set(e, OAST_EBAD_REQUEST, "the job asks for %d GPUs but the pool has %d",
                         spec->gpus, p->ngpus);
-  if (!(spec->timeout_s >= 0) || spec->timeout_s > 1e8)
-    return oast_err_set(e, OAST_EBAD_REQUEST,
-                        "timeout_s must be between 0 (none) and 100000000 seconds");
 
   struct job *j = xcalloc(1, sizeof *j);
-  j->argv = copy_strv(spec->argv, nargv);
-  j->env = copy_strv(spec->env, nenv);
+  j->argv = exec_strv_copy(spec->argv, nargv);
+  j->env = exec_strv_copy(spec->env, nenv);
   j->inherit_env = spec->inherit_env != 0;
   j->cwd = spec->cwd ? xstrdup(spec->cwd) : NULL;
   j->out_path = spec->out_path ? xstrdup(spec->out_path) : NULL;
@@ -465,84 +407,18 @@ static void local_wakeup(struct exec_pool *pool) { wake((struct local *)pool); }
 
 /* ---- output ---- */
 
-static void write_all(struct job *j, int fd, const char *d, size_t n, const char *path) {
-  while (n > 0 && !j->log_failed) {
-    ssize_t k = write(fd, d, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) {
-      log_warn("exec: job %llu: cannot write its log \"%s\": %s; output is no longer kept there",
-               (unsigned long long)j->id, path, k < 0 ? strerror(errno) : "short write");
-      j->log_failed = 1;
-      return;
-    }
-    d += k;
-    n -= (size_t)k;
-  }
+static struct exec_sink sink(struct local *p, struct job *j, struct stream *s) {
+  return (struct exec_sink){.cb = &p->cb, .job = j->id, .user = j->user, .which = s->which,
+                            .logfd = s->logfd,
+                            .log_path = s->which == EXEC_STDOUT ? j->out_path : j->err_path,
+                            .log_failed = &j->log_failed, .tail = &j->tail, .wbuf = &p->wbuf,
+                            .who = "exec"};
 }
 
-static void log_flush(struct local *p, struct job *j, struct stream *s) {
-  if (p->wbuf.len && s->logfd >= 0)
-    write_all(j, s->logfd, p->wbuf.data, p->wbuf.len,
-              s->which == EXEC_STDOUT ? j->out_path : j->err_path);
-  buf_reset(&p->wbuf);
-}
-
-/* One whole line (line[n] is '\0'): to the log buffer, the tail, on_line. */
-static void emit(struct local *p, struct job *j, struct stream *s, const char *line, size_t n) {
-  if (s->logfd >= 0 && !j->log_failed) {
-    buf_append(&p->wbuf, line, n);
-    buf_putc(&p->wbuf, '\n');
-  }
-  if (!j->tail) j->tail = xmalloc((size_t)EXEC_TAIL_LINES * EXEC_TAIL_LINE_MAX);
-  size_t keep = n < EXEC_TAIL_LINE_MAX ? n : EXEC_TAIL_LINE_MAX;
-  memcpy(j->tail + (size_t)j->tail_next * EXEC_TAIL_LINE_MAX, line, keep);
-  j->tail_len[j->tail_next] = (unsigned short)keep;
-  j->tail_next = (j->tail_next + 1) % EXEC_TAIL_LINES;
-  if (j->tail_count < EXEC_TAIL_LINES) j->tail_count++;
-  if (p->cb.on_line) p->cb.on_line(p->cb.ctx, j->id, j->user, s->which, line, n);
-}
-
-static void emit_partial(struct local *p, struct job *j, struct stream *s) {
-  s->part[s->plen] = '\0';
-  size_t n = s->plen;
-  s->plen = 0;
-  emit(p, j, s, s->part, n);
-}
-
-/* Splits a chunk of output into lines; keeps an unfinished one in s->part. */
+/* Splits a chunk of output into lines; keeps an unfinished one. */
 static void feed(struct local *p, struct job *j, struct stream *s, char *b, size_t n) {
-  size_t cap = p->line_max;
-  while (n > 0) {
-    char *nl = memchr(b, '\n', n);
-    size_t take = nl ? (size_t)(nl - b) : n;
-    if (s->plen == 0 && nl && take <= cap) {  /* a whole line inside the chunk */
-      *nl = '\0';
-      emit(p, j, s, b, take);
-      b = nl + 1;
-      n -= take + 1;
-      continue;
-    }
-    if (!s->part) s->part = xmalloc(cap + 1);
-    size_t room = cap - s->plen;
-    if (take > room) {  /* too long: the first line_max bytes are a line */
-      memcpy(s->part + s->plen, b, room);
-      s->plen = cap;
-      emit_partial(p, j, s);
-      b += room;
-      n -= room;
-      continue;
-    }
-    memcpy(s->part + s->plen, b, take);
-    s->plen += take;
-    b += take;
-    n -= take;
-    if (nl) {
-      emit_partial(p, j, s);
-      b++;
-      n--;
-    }
-  }
-  log_flush(p, j, s);
+  struct exec_sink k = sink(p, j, s);
+  exec_sink_feed(&k, &s->split, p->line_max, b, n);
 }
 
 static void close_fd(struct local *p, int *fd) {
@@ -568,9 +444,9 @@ static int read_stream(struct local *p, struct job *j, struct stream *s, int dra
     if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     handled = 1;
     if (k <= 0) {
-      if (s->plen) {
-        emit_partial(p, j, s);
-        log_flush(p, j, s);
+      if (s->split.plen) {
+        struct exec_sink ks = sink(p, j, s);
+        exec_sink_end(&ks, &s->split);
       }
       close_fd(p, &s->fd);
       break;
@@ -855,17 +731,6 @@ static void finish_job(struct local *p, struct job *j) {
   list_push(&p->finished, j);
 }
 
-static const char *build_tail(struct local *p, struct job *j) {
-  buf_reset(&p->tailbuf);
-  unsigned first = (j->tail_next + EXEC_TAIL_LINES - j->tail_count) % EXEC_TAIL_LINES;
-  for (unsigned i = 0; i < j->tail_count; i++) {
-    unsigned k = (first + i) % EXEC_TAIL_LINES;
-    buf_append(&p->tailbuf, j->tail + (size_t)k * EXEC_TAIL_LINE_MAX, j->tail_len[k]);
-    buf_putc(&p->tailbuf, '\n');
-  }
-  return buf_cstr(&p->tailbuf);
-}
-
 /* Calls on_exit for every finished job (and jobs cancelled while queued). */
 static int deliver_exits(struct local *p) {
   pthread_mutex_lock(&p->mu);
@@ -890,7 +755,7 @@ static int deliver_exits(struct local *p) {
     pthread_mutex_unlock(&p->mu);
     r.duration_s = j->started ? (double)(j->end_ns - j->start_ns) / 1e9 : 0;
     r.error = j->error;
-    r.tail = build_tail(p, j);
+    r.tail = exec_tail_str(&j->tail, &p->tailbuf);
     if (p->cb.on_exit) p->cb.on_exit(p->cb.ctx, j->id, j->user, &r);
     pthread_mutex_lock(&p->mu);
     p->unfinished--;

@@ -58,6 +58,9 @@ void server_config_release(struct server_config *c) {
   free(c->listen_host);
   free(c->executor);
   free(c->gpus);
+  free(c->slurm_partition);
+  free(c->slurm_conf);
+  free(c->slurm_spool);
   memset(c, 0, sizeof *c);
 }
 
@@ -158,6 +161,10 @@ static void usage(FILE *f) {
           "  --executor NAME     where trials and jobs run: local (default) or slurm\n"
           "  --cpus N            executor CPU slots (default: the machine's CPUs)\n"
           "  --gpus LIST         executor GPU ids, e.g. 0,1 (default: found with nvidia-smi; \"\" for none)\n"
+          "  --slurm-partition P Slurm partition for Slurm jobs (default: the cluster's default)\n"
+          "  --slurm-conf FILE   slurm.conf for sbatch, squeue and scancel (default: theirs)\n"
+          "  --slurm-spool DIR   Slurm jobs' scripts and output, on a file system the nodes share\n"
+          "                      (default: HOME/run/slurm)\n"
           "  --log FILE          append the log to FILE (default: stderr)\n"
           "  --verbose           debug logging\n"
           "  --routes            print the route table (method, path, access, action) and exit\n"
@@ -207,6 +214,8 @@ int server_main(int argc, char **argv) {
       {"verbose", no_argument, 0, 'v'},         {"help", no_argument, 0, 'h'},
       {"routes", no_argument, 0, 'R'},         {"cpus", required_argument, 0, 'c'},
       {"gpus", required_argument, 0, 'g'},
+      {"slurm-partition", required_argument, 0, 'P'}, {"slurm-conf", required_argument, 0, 'C'},
+      {"slurm-spool", required_argument, 0, 'S'},
       {0, 0, 0, 0}};
   int c, status = 1;
   const char *logpath = NULL;
@@ -265,6 +274,16 @@ int server_main(int argc, char **argv) {
         s.cfg.cpus = (int)v;
         break;
       case 'g': free(s.cfg.gpus); s.cfg.gpus = xstrdup(optarg); break;
+      case 'P': free(s.cfg.slurm_partition); s.cfg.slurm_partition = xstrdup(optarg); break;
+      case 'C': free(s.cfg.slurm_conf); s.cfg.slurm_conf = xstrdup(optarg); break;
+      case 'S':
+        if (optarg[0] != '/') {
+          fprintf(stderr, "oast server: --slurm-spool wants an absolute path, got \"%s\"\n", optarg);
+          goto out;
+        }
+        free(s.cfg.slurm_spool);
+        s.cfg.slurm_spool = xstrdup(optarg);
+        break;
       case 'L': logpath = optarg; break;
       case 'v': log_set_level(LOG_DEBUG); break;
       case 'h': usage(stdout); status = 0; goto out;

@@ -28,6 +28,10 @@ struct server_config {
   char *executor;           /* "local" | "slurm" (owned) */
   int cpus;                 /* executor CPU slots; 0: the machine's CPUs */
   char *gpus;               /* executor GPU ids "0,1"; NULL: detected with nvidia-smi (owned) */
+  char *slurm_partition;    /* Slurm executor: sbatch --partition; NULL: the cluster's default (owned) */
+  char *slurm_conf;         /* Slurm executor: SLURM_CONF for its commands; NULL: theirs (owned) */
+  char *slurm_spool;        /* Slurm executor: job scripts and output, shared with the nodes;
+                               NULL: <home>/run/slurm (owned) */
 };
 
 struct server {
