@@ -34,7 +34,8 @@ TensorFlow or MPI) and :func:`run` (a raw experiment body). They share the keywo
 arguments of :func:`run`: ``project`` (a Project, or a name; default
 $OAST_PROJECT), ``conn``, ``name``, ``description``, ``parallelism``,
 ``timeout_s``, ``resources`` ({"cpus", "gpus"}), ``seed``, ``env``,
-``files`` (more local files to send along), ``follow`` and ``out``.
+``executor`` ("local" or "slurm"; default the server's), ``files`` (more
+local files to send along), ``follow`` and ``out``.
 
 The module also holds the REST handle (:class:`Experiments`, reached as
 ``project.experiments``) and the trial side: :class:`Reporter` and
@@ -445,7 +446,7 @@ def _summary(detail):
 
 
 def run(spec, train_fn=None, project=None, conn=None, name=None, description=None, parallelism=None,
-        timeout_s=None, resources=None, seed=None, env=None, files=(), follow=True, out=None):
+        timeout_s=None, resources=None, seed=None, env=None, files=(), follow=True, out=None, executor=None):
     """Creates an experiment from ``spec`` (a body as in docs/api.md; when
     ``train_fn`` is given its file and the trial runner become the
     command), prints its log live unless ``follow`` is False, and returns
@@ -466,7 +467,8 @@ def run(spec, train_fn=None, project=None, conn=None, name=None, description=Non
     if sent:
         body["files"] = sent
     for key, value in (("name", name), ("description", description), ("parallelism", parallelism),
-                       ("timeout_s", timeout_s), ("resources", resources), ("seed", seed), ("env", env)):
+                       ("timeout_s", timeout_s), ("resources", resources), ("seed", seed), ("env", env),
+                       ("executor", executor)):
         if value is not None:
             body[key] = value
     body.setdefault("name", "experiment")

@@ -380,6 +380,7 @@ static int run(struct cli_ctx *ctx, struct cli_args *a) {
   if (rc == CLI_OK && (v = cli_opt_get(a, "metric"))) json_object_set_new(body, "metric", json_string(v));
   if (rc == CLI_OK && (v = cli_opt_get(a, "direction"))) json_object_set_new(body, "direction", json_string(v));
   if (rc == CLI_OK && (v = cli_opt_get(a, "name"))) json_object_set_new(body, "name", json_string(v));
+  if (rc == CLI_OK && (v = cli_opt_get(a, "executor"))) json_object_set_new(body, "executor", json_string(v));
   if (rc == CLI_OK && (v = cli_opt_get(a, "timeout"))) {
     char *end;
     double t = strtod(v, &end);
@@ -496,6 +497,7 @@ static const struct cli_opt run_opts[] = {
     {"gpus-per-worker", 0, "G", "with --workers: GPUs of each worker (default 0)"},
     {"parameter-servers", 0, "P", "with --strategy parameter_server: ranks 1..P serve parameters (default 1)"},
     {"name", 'n', "NAME", "the experiment's name (default: the program's)"},
+    {"executor", 0, "local|slurm", "where trials and workers run (default: the server's)"},
     {"spec", 0, "FILE", "start from a JSON experiment body; options add to it"},
     {"detach", 'd', NULL, "print the id and return instead of following the log"},
     {NULL, 0, NULL, NULL},

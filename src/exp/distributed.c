@@ -31,7 +31,17 @@
 #include "util/alloc.h"
 
 #define EXIT_MARK "oast-worker-exit-status "
-#define MPI_WRAPPER "\"$@\"; rc=$?; echo \"" EXIT_MARK "$rc\" >&2; exit $rc"
+#define RUN_AND_REPORT "\"$@\"; rc=$?; echo \"" EXIT_MARK "$rc\" >&2; exit $rc"
+/* Under mpirun, a worker of allreduce or parameter_server: its rank's
+ * variables from Open MPI's, its TF_CONFIG from OAST_TF_CONFIG_<rank>, and
+ * its own OAST_GPUS_PER_WORKER of the job's GPUs. */
+#define MAP_RANK                                                                                      \
+  "r=$OMPI_COMM_WORLD_RANK; RANK=$r; LOCAL_RANK=${OMPI_COMM_WORLD_LOCAL_RANK:-$r}; "                    \
+  "eval \"TF_CONFIG=\\$OAST_TF_CONFIG_$r\"; export RANK LOCAL_RANK TF_CONFIG; "                           \
+  "g=${OAST_GPUS_PER_WORKER:-0}; "                                                                     \
+  "if [ \"$g\" -gt 0 ] && [ -n \"$CUDA_VISIBLE_DEVICES\" ]; then "                                      \
+  "CUDA_VISIBLE_DEVICES=$(echo \"$CUDA_VISIBLE_DEVICES\" | cut -d, -f$((r * g + 1))-$(((r + 1) * g))); " \
+  "export CUDA_VISIBLE_DEVICES; fi; "
 
 static const char *const strategy_names[] = {NULL, "allreduce", "parameter_server", "mpi"};
 
@@ -166,12 +176,22 @@ size_t dist_worker_env(const struct exp_dist *d, int rank, int master_port, cons
   env[k++] = xasprintf("OAST_WORKERS=%d", d->workers);
   env[k++] = xasprintf("OAST_STRATEGY=%s", dist_strategy_name(d->strategy));
   if (d->strategy == DIST_MPI) return k;
-  env[k++] = xasprintf("RANK=%d", rank);
   env[k++] = xasprintf("WORLD_SIZE=%d", d->workers);
-  env[k++] = xasprintf("LOCAL_RANK=%d", rank);
   env[k++] = xasprintf("LOCAL_WORLD_SIZE=%d", d->workers);
   env[k++] = xasprintf("MASTER_ADDR=%s", DIST_HOST);
   env[k++] = xasprintf("MASTER_PORT=%d", master_port);
+  if (rank < 0) {
+    /* For the wrapper under mpirun: every rank's TF_CONFIG, and the GPUs per worker. */
+    env[k++] = xasprintf("OAST_GPUS_PER_WORKER=%d", d->gpus_per_worker);
+    for (int r = 0; r < d->workers; r++) {
+      char *tf = dist_tf_config(d, r, tf_ports);
+      env[k++] = xasprintf("OAST_TF_CONFIG_%d=%s", r, tf);
+      free(tf);
+    }
+    return k;
+  }
+  env[k++] = xasprintf("RANK=%d", rank);
+  env[k++] = xasprintf("LOCAL_RANK=%d", rank);
   char *tf = dist_tf_config(d, rank, tf_ports);
   env[k++] = xasprintf("TF_CONFIG=%s", tf);
   free(tf);
@@ -195,7 +215,7 @@ const char **dist_mpi_argv(const struct exp_dist *d, const char *const *cmd, siz
   if (as_root) argv[a++] = "--allow-run-as-root";
   argv[a++] = "sh";
   argv[a++] = "-c";
-  argv[a++] = MPI_WRAPPER;
+  argv[a++] = d->strategy == DIST_MPI ? RUN_AND_REPORT : MAP_RANK RUN_AND_REPORT;
   argv[a++] = "sh";
   for (size_t i = 0; i < nargs; i++) argv[a++] = cmd[i];
   argv[a] = NULL;
@@ -208,20 +228,73 @@ static bool digits(const char **p, const char *end) {
   return *p > s && *p - s < 10;
 }
 
-int dist_mpi_line(const char *line, size_t n, int workers, const char **text, size_t *len) {
+/* The length of a tag "[J,R]<stdout>:" at p (0: none there), its rank and stream (0 stdout, 1 the others). */
+static size_t tag_at(const char *p, const char *end, int workers, int *rank, int *stream) {
+  const char *q = p;
+  if (q == end || *q++ != '[' || !digits(&q, end) || q == end || *q++ != ',') return 0;
+  const char *r = q;
+  if (!digits(&q, end) || q == end || *q++ != ']' || q == end || *q++ != '<') return 0;
+  const char *name = q;
+  while (q < end && *q >= 'a' && *q <= 'z') q++;
+  size_t nlen = (size_t)(q - name);
+  if (q == end || *q++ != '>' || q == end || *q++ != ':') return 0;
+  if (!(nlen == 6 && (!memcmp(name, "stdout", 6) || !memcmp(name, "stderr", 6))) &&
+      !(nlen == 7 && !memcmp(name, "stddiag", 7)))
+    return 0;
+  long k = strtol(r, NULL, 10);
+  if (k >= workers) return 0;
+  *rank = (int)k;
+  *stream = name[3] == 'o' ? 0 : 1;
+  return (size_t)(q - p);
+}
+
+/* The next tag at or after p, or end. */
+static const char *next_tag(const char *p, const char *end, int workers) {
+  int r, st;
+  for (; p < end; p++) {
+    p = memchr(p, '[', (size_t)(end - p));
+    if (!p) return end;
+    if (tag_at(p, end, workers, &r, &st)) return p;
+  }
+  return end;
+}
+
+void dist_mpi_reader_init(struct dist_mpi_reader *m, int workers) {
+  m->workers = workers;
+  m->partial = xcalloc((size_t)workers * 2, sizeof *m->partial);
+  for (int i = 0; i < workers * 2; i++) buf_init(&m->partial[i], 0);
+}
+
+void dist_mpi_reader_release(struct dist_mpi_reader *m) {
+  for (int i = 0; m->partial && i < m->workers * 2; i++) buf_release(&m->partial[i]);
+  free(m->partial);
+  m->partial = NULL;
+}
+
+static void emit(struct buf *b, int rank, dist_line_fn fn, void *arg) {
+  fn(arg, rank, b->data ? b->data : "", b->len);
+  buf_reset(b);
+}
+
+void dist_mpi_feed(struct dist_mpi_reader *m, const char *line, size_t n, dist_line_fn fn, void *arg) {
   const char *p = line, *end = line + n;
-  *text = line;
-  *len = n;
-  if (p == end || *p++ != '[' || !digits(&p, end) || p == end || *p++ != ',') return -1;
-  const char *r = p;
-  if (!digits(&p, end) || p == end || *p++ != ']' || p == end || *p++ != '<') return -1;
-  int rank = atoi(r);
-  while (p < end && *p >= 'a' && *p <= 'z') p++;
-  if (p == end || *p++ != '>' || p == end || *p++ != ':') return -1;
-  if (rank >= workers) return -1;
-  *text = p;
-  *len = (size_t)(end - p);
-  return rank;
+  const char *q = next_tag(p, end, m->workers);
+  if (q > p || n == 0) fn(arg, -1, p, (size_t)(q - p)); /* mpirun's own text */
+  for (p = q; p < end; p = q) {
+    int rank, stream;
+    p += tag_at(p, end, m->workers, &rank, &stream);
+    q = next_tag(p, end, m->workers);
+    struct buf *b = &m->partial[rank * 2 + stream];
+    buf_append(b, p, (size_t)(q - p));
+    /* The last piece of the line is the one its newline ended; a piece
+     * grown past a line's length is cut as the executor cuts lines. */
+    if (q == end || b->len >= DIST_LINE_MAX) emit(b, rank, fn, arg);
+  }
+}
+
+void dist_mpi_flush(struct dist_mpi_reader *m, dist_line_fn fn, void *arg) {
+  for (int i = 0; i < m->workers * 2; i++)
+    if (m->partial[i].len) emit(&m->partial[i], i / 2, fn, arg);
 }
 
 bool dist_mpi_exit(const char *text, size_t n, int *code) {

@@ -25,6 +25,15 @@
  *                     ranks get Open MPI's own variables.
  * Every rank of the first two gets the torch variables as well, so one
  * launcher serves both frameworks.
+ *
+ * How the workers start. On the local executor each worker of the first
+ * two strategies is a process of its own from the pool. Where the
+ * workers must share one node they cannot choose (the Slurm executor,
+ * whose jobs are one process each and land on any node), the whole run is
+ * one job holding every worker's CPUs and GPUs, and inside it mpirun is
+ * the launcher: a small sh wrapper maps each rank's Open MPI variables to
+ * RANK, LOCAL_RANK, its TF_CONFIG and its share of the job's GPUs before
+ * it runs the command. The "mpi" strategy always runs that way.
  */
 #ifndef EXP_DISTRIBUTED_H
 #define EXP_DISTRIBUTED_H
@@ -35,11 +44,13 @@
 #include <stdint.h>
 
 #include "oast/error.h"
+#include "util/buf.h"
 
 #define DIST_MAX_WORKERS 256
-#define DIST_ENV_MAX 12            /* entries dist_worker_env adds at most */
+#define DIST_ENV_MAX 12            /* entries dist_worker_env adds at most, beyond one per worker */
 #define DIST_TAIL_LINES 20         /* lines kept per worker of an MPI run */
 #define DIST_TAIL_LINE_MAX 1024
+#define DIST_LINE_MAX 65536        /* a rank's piece of a line grown past this is a line */
 #define DIST_HOST "127.0.0.1"      /* MASTER_ADDR and the TF_CONFIG hosts: workers run on this machine */
 
 enum dist_strategy { DIST_ALLREDUCE = 1, DIST_PARAMETER_SERVER, DIST_MPI };
@@ -75,22 +86,44 @@ char *dist_tf_config(const struct exp_dist *d, int rank, const int *tf_ports);
  * picks ports this way. */
 int dist_free_ports(int n, int *ports, oast_err *e);
 
-/* Writes worker rank's variables ("NAME=value", each the caller's to
- * free) into env (room for DIST_ENV_MAX) and returns how many. Under mpi
- * rank is ignored and only the run's shape (OAST_WORKERS, OAST_STRATEGY)
- * is given; mpirun gives each rank the rest. */
+/* Writes the variables of worker rank ("NAME=value", each the caller's
+ * to free) into env (room for DIST_ENV_MAX + d->workers) and returns how
+ * many. rank -1 means the mpirun that launches every worker: under mpi
+ * only the run's shape (OAST_WORKERS, OAST_STRATEGY), mpirun gives each
+ * rank the rest; under the other strategies also what the wrapper of
+ * dist_mpi_argv turns into each rank's variables (OAST_TF_CONFIG_<r>,
+ * OAST_GPUS_PER_WORKER). */
 size_t dist_worker_env(const struct exp_dist *d, int rank, int master_port, const int *tf_ports, char **env);
 
-/* The command of an MPI run: `mpirun -np N` with its options, then a
- * small sh wrapper that reports each rank's exit status on its stderr
- * (dist_mpi_exit reads it back), then cmd (nargs words, borrowed). The
- * array is NULL-terminated and the caller's to free; its strings are
- * static or cmd's. */
+/* The command that launches every worker with mpirun: `mpirun -np N` with
+ * its options, then a small sh wrapper, then cmd (nargs words, borrowed).
+ * The wrapper gives each rank its variables (not under mpi, whose ranks
+ * use Open MPI's) and reports the rank's exit status on its stderr
+ * (dist_mpi_exit reads it back). The array is NULL-terminated and the
+ * caller's to free; its strings are static or cmd's. */
 const char **dist_mpi_argv(const struct exp_dist *d, const char *const *cmd, size_t nargs, bool as_root);
-/* A line of mpirun --tag-output: "[JOB,RANK]<stdout>:text" gives RANK
- * (< workers) and the text after the tag in *text, *len; a line without
- * a tag (mpirun's own) gives -1 and the whole line. */
-int dist_mpi_line(const char *line, size_t n, int workers, const char **text, size_t *len);
+/*
+ * mpirun's output, back into each rank's lines. --tag-output puts
+ * "[JOB,RANK]<stdout>:" (or <stderr>, <stddiag>) before every chunk a rank
+ * wrote, not every line: a rank that writes a line in two pieces (Python's
+ * print, unbuffered, writes the text and then its newline) gives a chunk
+ * without a newline, which the next chunk, of any rank, follows on the
+ * same line of mpirun's output. The reader keeps such pieces per rank and
+ * stream and hands out whole lines. Text without a tag is mpirun's own
+ * (rank -1).
+ */
+typedef void (*dist_line_fn)(void *arg, int rank, const char *text, size_t len);
+struct dist_mpi_reader {
+  int workers;
+  struct buf *partial;          /* 2 per rank: stdout, then stderr/stddiag */
+};
+void dist_mpi_reader_init(struct dist_mpi_reader *m, int workers);
+void dist_mpi_reader_release(struct dist_mpi_reader *m);
+/* One line of mpirun's output (without its newline): every line it
+ * completes goes to fn. */
+void dist_mpi_feed(struct dist_mpi_reader *m, const char *line, size_t n, dist_line_fn fn, void *arg);
+/* mpirun has ended: the pieces left are lines too. */
+void dist_mpi_flush(struct dist_mpi_reader *m, dist_line_fn fn, void *arg);
 /* Whether text is the wrapper's report of its rank's exit; *code is the
  * exit status (128 + N when signal N killed the program). */
 bool dist_mpi_exit(const char *text, size_t n, int *code);

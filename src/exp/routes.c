@@ -118,11 +118,18 @@ static bool find_program(const char *name) {
 /* ---- creating an experiment ---- */
 
 /* A distributed run needs room for all its workers at once (else some
- * would wait forever for the others), and mpirun for the "mpi" strategy. */
-static int check_distribution(const struct exp_spec *sp, const struct exec_stats *st, oast_err *e) {
+ * would wait forever for the others), and mpirun for the "mpi" strategy.
+ * st is the pool's size when it is known (NULL otherwise); local says the
+ * run's processes start on this machine, where mpirun must then be. */
+static int check_distribution(const struct exp_spec *sp, const struct exec_stats *st, bool local, oast_err *e) {
   const struct exp_dist *d = &sp->dist;
   if (!d->workers) return 0;
   long long cpus = (long long)d->workers * sp->cpus, gpus = (long long)d->workers * d->gpus_per_worker;
+  if (d->strategy == DIST_MPI && local && !find_program("mpirun"))
+    return oast_err_set(e, OAST_EBAD_REQUEST,
+                        "distribution.strategy: \"mpi\" runs the command under mpirun, which is not on the server's "
+                        "PATH (Debian package openmpi-bin)");
+  if (!st) return 0;
   if (st->cpus_total > 0 && cpus > st->cpus_total)
     return oast_err_set(e, OAST_EBAD_REQUEST,
                         "distribution.workers: %d workers of %d CPU%s need %lld CPUs at once but the server has %d",
@@ -132,10 +139,6 @@ static int check_distribution(const struct exp_spec *sp, const struct exec_stats
                         "distribution.gpus_per_worker: %d workers of %d GPU%s need %lld GPUs at once but the server "
                         "has %d",
                         d->workers, d->gpus_per_worker, d->gpus_per_worker == 1 ? "" : "s", gpus, st->gpus_total);
-  if (d->strategy == DIST_MPI && !find_program("mpirun"))
-    return oast_err_set(e, OAST_EBAD_REQUEST,
-                        "distribution.strategy: \"mpi\" runs the command under mpirun, which is not on the server's "
-                        "PATH (Debian package openmpi-bin)");
   return 0;
 }
 
@@ -294,19 +297,25 @@ static int exp_create(struct req *r, struct resp *w, oast_err *e) {
   if (!rc) rc = req_json(r, &body, e);
   if (!rc) rc = exp_spec_parse(body, false, sp, &opt, e);
   if (rc) goto out;
+  /* The pool's size is known for the server's own executor; another one
+   * (a per-experiment "slurm") refuses what it cannot hold when the work
+   * is submitted, and the trial or run fails with its reason. */
+  const char *executor = sp->executor ? sp->executor : s->cfg.executor;
+  bool own = !sp->executor || !strcmp(sp->executor, s->cfg.executor);
   struct exec_stats st;
   sched_stats(s, &st);
+  if (!own) memset(&st, 0, sizeof st);
   if (st.cpus_total > 0 && sp->cpus > st.cpus_total) {
     rc = oast_err_set(e, OAST_EBAD_REQUEST, "resources.cpus: a trial asks for %d CPUs but the server has %d", sp->cpus,
                       st.cpus_total);
     goto out;
   }
-  if (sp->gpus > st.gpus_total && !sp->dist.workers) {
+  if (own && sp->gpus > st.gpus_total && !sp->dist.workers) {
     rc = oast_err_set(e, OAST_EBAD_REQUEST, "resources.gpus: a trial asks for %d GPUs but the server has %d", sp->gpus,
                       st.gpus_total);
     goto out;
   }
-  if ((rc = check_distribution(sp, &st, e))) goto out;
+  if ((rc = check_distribution(sp, own ? &st : NULL, strcmp(executor, "local") == 0, e))) goto out;
   if ((rc = plan_files(json_object_get(body, "files"), &pl, e)) || (rc = plan_command(r, sp, &pl, e))) goto out;
   json_t *paths = json_object_get(sp->doc, "resources_paths");
   for (size_t i = 0; i < json_array_size(paths); i++) {
@@ -445,7 +454,7 @@ json_t *exp_detail(struct server *s, int64_t project_id, int64_t id) {
                         "description", json_incref(json_object_get(spec, "description")));
   static const char *const copied[] = {"command", "optimizer", "searchspace", "num_trials", "parallelism", "direction",
                                        "metric", "early_stopping", "resources", "timeout_s", "seed", "env",
-                                       "resources_paths", "distribution", NULL};
+                                       "resources_paths", "distribution", "executor", NULL};
   for (const char *const *k = copied; *k; k++) {
     json_t *v = json_object_get(spec, *k);
     json_object_set_new(d, *k, v ? json_incref(v) : json_null());

@@ -109,6 +109,7 @@ struct trial_run {
   bool has_decide, decide_bad; /* decide holds a result; it is not a clean exit */
   struct exec_result decide;   /* what decides the run: the first worker not ok, else rank 0's */
   char *decide_error, *decide_tail;  /* decide's strings, owned */
+  struct dist_mpi_reader mpi;  /* launched by mpirun: its output back into ranks' lines */
 };
 
 struct exp_run {
@@ -325,6 +326,7 @@ static void trial_free(struct trial_run *T) {
   if (!T) return;
   free(T->procs);
   if (T->workers) dist_workers_free(T->workers, T->run->spec->dist.workers);
+  dist_mpi_reader_release(&T->mpi);
   free(T->decide_error);
   free(T->decide_tail);
   json_decref(T->params);
@@ -589,46 +591,71 @@ static void keep_decide(struct trial_run *T, const struct exec_result *r, bool b
   T->decide_bad = bad;
 }
 
+/* The workers' states into the trial's row, so GET shows them live;
+ * commit: close the step's transaction (else the caller does). */
+static void save_workers(struct server *s, struct exp_run *R, struct trial_run *T, bool commit) {
+  json_t *j = dist_workers_json(&R->spec->dist, T->workers, R->spec->dist.workers);
+  char *text = json_dump(j);
+  json_decref(j);
+  oast_err e;
+  oast_err_clear(&e);
+  int rc = decision_begin(s, &e);
+  if (!rc) rc = meta_exec(s->meta, &e, "UPDATE trials SET workers = ? WHERE id = ?", "si", text, T->id);
+  rc = decision_end(s, rc, &e);
+  free(text);
+  if (commit) txn_close(s, R);
+  if (rc) run_abort(s, R, &e);
+}
+
+/* Whether the experiment's work goes to the Slurm executor. */
+static bool on_slurm(struct server *s, const struct exp_run *R) {
+  const char *x = R->spec->executor ? R->spec->executor : s->cfg.executor;
+  return x && !strcmp(x, "slurm");
+}
+
 /*
  * Submits the processes of a distributed run together: one per worker,
  * each with its rank's variables on top of the trial's environment
- * (env[0..k) with room after it), or one mpirun for all ranks. All or
- * nothing: when one cannot be queued, those already queued are cancelled
- * and the run fails with the reason. The pool is strictly first in,
- * first out and the experiment was refused unless it can hold every
- * worker at once, so the workers start together as soon as there is room.
+ * (env[0..k) with room after it), or one mpirun that launches every rank
+ * (the mpi strategy, and every strategy on Slurm, where one job on one
+ * node holds the whole run; see distributed.h). All or nothing: when one
+ * cannot be queued, those already queued are cancelled and the run fails
+ * with the reason. The local pool is strictly first in, first out and the
+ * experiment was refused unless it can hold every worker at once, so the
+ * workers start together as soon as there is room.
  */
 static void start_workers(struct server *s, struct exp_run *R, struct trial_run *T, const struct exec_spec *spec,
                           const char **argv, size_t nargv, char **env, size_t k) {
   const struct exp_dist *d = &R->spec->dist;
-  bool mpi = d->strategy == DIST_MPI;
+  bool launcher = d->strategy == DIST_MPI || on_slurm(s, R);
   oast_err e;
   oast_err_clear(&e);
-  T->nprocs = mpi ? 1 : d->workers;
+  T->nprocs = launcher ? 1 : d->workers;
   T->procs = xcalloc((size_t)T->nprocs, sizeof *T->procs);
   T->workers = dist_workers_new(d->workers);
   T->fail_rank = -1;
+  if (launcher) dist_mpi_reader_init(&T->mpi, d->workers);
   int *ports = xcalloc((size_t)d->workers + 1, sizeof *ports);
-  int rc = mpi ? 0 : dist_free_ports(d->workers + 1, ports, &e);
-  const char **margv = mpi ? dist_mpi_argv(d, argv, nargv, geteuid() == 0) : NULL;
+  int rc = d->strategy == DIST_MPI ? 0 : dist_free_ports(d->workers + 1, ports, &e);
+  const char **margv = launcher ? dist_mpi_argv(d, argv, nargv, geteuid() == 0) : NULL;
   int i;
   for (i = 0; !rc && i < T->nprocs; i++) {
     struct trial_proc *P = &T->procs[i];
     P->task.ops = &worker_ops;
     P->T = T;
-    P->rank = mpi ? -1 : i;
-    size_t m = dist_worker_env(d, i, ports[0], ports + 1, env + k);
+    P->rank = launcher ? -1 : i;
+    size_t m = dist_worker_env(d, P->rank, ports[0], ports + 1, env + k);
     env[k + m] = NULL;
     struct exec_spec ws = *spec;
     ws.env = (const char *const *)env;
-    if (mpi) {
+    if (launcher) {
       ws.argv = margv;
       ws.cpus = (spec->cpus ? spec->cpus : 1) * d->workers;
       ws.gpus = spec->gpus * d->workers;
     }
     P->live = true;
     T->nlive++;
-    rc = sched_submit(s, &ws, &P->task, &e);
+    rc = sched_submit_on(s, R->spec->executor, &ws, &P->task, &e);
     if (rc) {
       P->live = false;
       T->nlive--;
@@ -640,7 +667,10 @@ static void start_workers(struct server *s, struct exp_run *R, struct trial_run 
   }
   free(ports);
   free(margv);
-  if (!rc) return;
+  if (!rc) {
+    save_workers(s, R, T, false); /* queued, from the start */
+    return;
+  }
   /* Nothing of it runs: the queued ones go, and the run fails with why. */
   struct exec_result r = {0};
   r.exit_code = -1;
@@ -648,7 +678,7 @@ static void start_workers(struct server *s, struct exp_run *R, struct trial_run 
   r.tail = "";
   keep_decide(T, &r, true);
   T->failing = true;
-  T->fail_rank = mpi ? -1 : i - 1;
+  T->fail_rank = launcher ? -1 : i - 1;
   if (T->fail_rank >= 0) T->workers[T->fail_rank].state = DIST_FAILED;
   for (int j = 0; j < T->nprocs; j++)
     if (T->procs[j].live) sched_cancel(s, &T->procs[j].task, NULL);
@@ -720,7 +750,7 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   snprintf(expbuf, sizeof expbuf, "%" PRId64, R->id);
   char *penv = dump_params(T->params);
   size_t nextra = R->spec->env ? json_object_size(R->spec->env) : 0;
-  char **env = xcalloc(20 + nextra + DIST_ENV_MAX, sizeof *env);
+  char **env = xcalloc(20 + nextra + DIST_ENV_MAX + (size_t)R->spec->dist.workers, sizeof *env);
   size_t k = 0;
   const char *pp = getenv("PYTHONPATH");
   env[k++] = env_entry("OAST_ADDR", service_addr(s));
@@ -777,7 +807,7 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
     start_workers(s, R, T, &spec, argv, a, env, k);
     rc = 0;
   } else {
-    rc = sched_submit(s, &spec, &T->task, &e);
+    rc = sched_submit_on(s, R->spec->executor, &spec, &T->task, &e);
   }
   for (size_t i = 0; env[i]; i++) free(env[i]);
   free(env);
@@ -887,11 +917,16 @@ static void trial_done(struct server *s, struct exp_run *R, struct trial_run *T,
   if (!killed && outcome == OPT_FAILED) {
     char *why = why_text(r, R->spec->timeout_s);
     if (T->procs) {
-      /* A distributed run fails with the worker that failed first, and so does its experiment. */
+      /* A distributed run fails with the worker that failed first (or
+       * mpirun, when no rank did), and so does its experiment. */
       char who[32];
       worker_prefix(T->fail_rank, who);
-      error = xasprintf("%s: %s", who, why);
-      free(why);
+      if (T->fail_rank >= 0 || r->started) {
+        error = xasprintf("%s: %s", who, why);
+        free(why);
+      } else {
+        error = why;
+      }
       if (!R->failure) R->failure = xstrdup(error);
     } else {
       error = why;
@@ -967,21 +1002,6 @@ static const struct sched_task_ops trial_ops = {trial_started, trial_line, trial
 
 /* ---- the workers of a distributed run (scheduler thread) ---- */
 
-/* The workers' states into the trial's row, so GET shows them live. */
-static void save_workers(struct server *s, struct exp_run *R, struct trial_run *T) {
-  json_t *j = dist_workers_json(&R->spec->dist, T->workers, R->spec->dist.workers);
-  char *text = json_dump(j);
-  json_decref(j);
-  oast_err e;
-  oast_err_clear(&e);
-  int rc = decision_begin(s, &e);
-  if (!rc) rc = meta_exec(s->meta, &e, "UPDATE trials SET workers = ? WHERE id = ?", "si", text, T->id);
-  rc = decision_end(s, rc, &e);
-  free(text);
-  txn_close(s, R);
-  if (rc) run_abort(s, R, &e);
-}
-
 static void worker_started(struct server *s, struct sched_task *t, pid_t pid, const int *gpus, size_t ngpus) {
   struct trial_proc *P = (struct trial_proc *)t;
   struct trial_run *T = P->T;
@@ -1009,16 +1029,26 @@ static void worker_started(struct server *s, struct sched_task *t, pid_t pid, co
     T->workers[r].state = DIST_RUNNING;
     T->workers[r].started_us = now;
     snprintf(T->workers[r].gpus, sizeof T->workers[r].gpus, "%s", g);
+    /* Launched by mpirun for another strategy: the wrapper gives each rank its share. */
+    if (P->rank < 0 && d->strategy != DIST_MPI && d->gpus_per_worker && ngpus == (size_t)d->workers * d->gpus_per_worker) {
+      size_t o = 0;
+      for (int j = 0; j < d->gpus_per_worker && o + 8 < sizeof T->workers[r].gpus; j++)
+        o += (size_t)snprintf(T->workers[r].gpus + o, sizeof T->workers[r].gpus - o, "%s%d", j ? "," : "",
+                              gpus[r * d->gpus_per_worker + j]);
+    }
   }
   worker_prefix(P->rank, prefix);
+  char where[64];
+  if (pid > 0) snprintf(where, sizeof where, "pid %d", (int)pid);
+  else snprintf(where, sizeof where, "on %s", on_slurm(s, R) ? "Slurm" : "its executor");
   if (P->rank >= 0) {
     int idx;
     const char *role = dist_role(d, P->rank, &idx);
-    run_log(s, R, prefix, "started as %s %d (pid %d%s%s)", role, idx, (int)pid, g[0] ? ", GPU " : "", g);
+    run_log(s, R, prefix, "started as %s %d (%s%s%s)", role, idx, where, g[0] ? ", GPU " : "", g);
   } else {
-    run_log(s, R, prefix, "started %d ranks (pid %d%s%s)", d->workers, (int)pid, g[0] ? ", GPU " : "", g);
+    run_log(s, R, prefix, "started %d ranks (%s%s%s)", d->workers, where, g[0] ? ", GPU " : "", g);
   }
-  save_workers(s, R, T);
+  save_workers(s, R, T, true);
   pthread_mutex_unlock(&R->mu);
 }
 
@@ -1039,30 +1069,47 @@ static void mpi_rank_exit(struct server *s, struct exp_run *R, struct trial_run 
       T->fail_rank = rank;
     }
   }
-  save_workers(s, R, T);
+  save_workers(s, R, T, true);
+}
+
+/* A line of a worker (rank -1: of mpirun itself) into the trial's and the experiment's logs. R is locked. */
+static void worker_log(struct server *s, struct exp_run *R, struct trial_run *T, int rank, const char *text,
+                       size_t len) {
+  char prefix[32];
+  worker_prefix(rank, prefix);
+  write_prefixed(trial_out(T), prefix, text, len);
+  write_prefixed(R->logfd, prefix, text, len);
+}
+
+struct rank_line_ctx {
+  struct server *s;
+  struct exp_run *R;
+  struct trial_run *T;
+};
+
+/* A whole line of a rank that mpirun launched: its exit report, or its output. */
+static void rank_line(void *arg, int rank, const char *text, size_t len) {
+  struct rank_line_ctx *c = arg;
+  int code;
+  if (rank >= 0 && dist_mpi_exit(text, len, &code)) {
+    mpi_rank_exit(c->s, c->R, c->T, rank, code);
+    return;
+  }
+  if (rank >= 0) dist_tail_add(&c->T->workers[rank], text, len);
+  worker_log(c->s, c->R, c->T, rank, text, len);
 }
 
 static void worker_line(struct server *s, struct sched_task *t, enum exec_stream stream, const char *line, size_t n) {
   struct trial_proc *P = (struct trial_proc *)t;
   struct trial_run *T = P->T;
   struct exp_run *R = T->run;
-  int rank = P->rank, code;
-  const char *text = line;
-  size_t len = n;
-  char prefix[32];
   pthread_mutex_lock(&R->mu);
-  if (rank < 0) {
-    rank = dist_mpi_line(line, n, R->spec->dist.workers, &text, &len);
-    if (rank >= 0 && dist_mpi_exit(text, len, &code)) {
-      mpi_rank_exit(s, R, T, rank, code);
-      pthread_mutex_unlock(&R->mu);
-      return;
-    }
-    if (rank >= 0) dist_tail_add(&T->workers[rank], text, len);
+  if (P->rank < 0) {
+    struct rank_line_ctx c = {s, R, T};
+    dist_mpi_feed(&T->mpi, line, n, rank_line, &c);
+  } else {
+    worker_log(s, R, T, P->rank, line, n);
   }
-  worker_prefix(rank, prefix);
-  write_prefixed(trial_out(T), prefix, text, len);
-  write_prefixed(R->logfd, prefix, text, len);
   pthread_mutex_unlock(&R->mu);
   notify_followers(s->exp);
 }
@@ -1127,7 +1174,10 @@ static void worker_exited(struct server *s, struct sched_task *t, const struct e
       keep_decide(T, r, false);
     }
   } else {
-    /* The mpirun of an MPI run: ranks that did not say how they ended end with it. */
+    /* The mpirun of the run: pieces of lines it left are lines, and ranks
+     * that did not say how they ended end with it. */
+    struct rank_line_ctx c = {s, R, T};
+    dist_mpi_flush(&T->mpi, rank_line, &c);
     for (int k = 0; k < d->workers; k++) {
       struct dist_worker *w = &T->workers[k];
       if (w->state != DIST_QUEUED && w->state != DIST_RUNNING) continue;
@@ -1154,7 +1204,7 @@ static void worker_exited(struct server *s, struct sched_task *t, const struct e
     }
   }
   if (T->nlive > 0) {
-    save_workers(s, R, T);
+    save_workers(s, R, T, true);
   } else {
     workers_over(s, R, T);
     fill(s, R);

@@ -60,6 +60,7 @@ struct exp_spec {
   double timeout_s;            /* 0: none */
   uint64_t seed;
   struct exp_dist dist;        /* dist.workers 0: one process per trial */
+  const char *executor;        /* "local", "slurm", or NULL: the server's */
   /* Set by routes.c when command[0] is a file copied into the experiment
    * (stored as doc.program): its name there and the interpreter it runs
    * with, or NULL when command[0] is run as given. */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "exec/sched.h"
 #include "exp/field.h"
 #include "exp/service.h"
 #include "util/alloc.h"
@@ -174,11 +175,11 @@ void exp_spec_set_program(struct exp_spec *sp, const char *file, const char *int
 int exp_spec_parse(const json_t *body, bool stored, struct exp_spec *sp, struct optimizer **opt, oast_err *e) {
   static const char *const allowed[] = {"name", "description", "command", "files", "resources_paths", "searchspace",
                                         "optimizer", "num_trials", "parallelism", "direction", "metric",
-                                        "early_stopping", "resources", "timeout_s", "seed", "env", "distribution", NULL};
+                                        "early_stopping", "resources", "timeout_s", "seed", "env", "distribution", "executor", NULL};
   static const char *const allowed_stored[] = {"name", "description", "command", "resources_paths", "searchspace",
                                                "optimizer", "num_trials", "parallelism", "direction", "metric",
                                                "early_stopping", "resources", "timeout_s", "seed", "env", "program",
-                                               "distribution", NULL};
+                                               "distribution", "executor", NULL};
   memset(sp, 0, sizeof *sp);
   if (opt) *opt = NULL;
   if (!json_is_object(body)) return oast_err_set(e, OAST_EBAD_REQUEST, "the experiment must be a JSON object");
@@ -224,6 +225,14 @@ int exp_spec_parse(const json_t *body, bool stored, struct exp_spec *sp, struct 
   if (json_is_null(sp->env)) sp->env = NULL;
   if ((rc = parse_paths(json_object_get(d, "resources_paths"), e))) goto fail;
   if ((rc = parse_resources(json_object_get(d, "resources"), sp, e))) goto fail;
+  v = json_object_get(d, "executor");
+  if (v && !json_is_null(v)) {
+    if (!json_is_string(v) || !sched_executor_valid(json_string_value(v))) {
+      rc = bad(e, "%s: %s", "executor", "must be \"local\" or \"slurm\" (or left out for the server's)");
+      goto fail;
+    }
+    sp->executor = json_string_value(v);
+  }
   v = json_object_get(d, "timeout_s");
   if (v && !json_is_null(v)) {
     if (!json_is_number(v) || !(json_number_value(v) > 0) || json_number_value(v) > EXP_MAX_TIMEOUT_S) {

@@ -29,7 +29,7 @@ ENV_DUMP = """
 import json, os, sys, time
 rank = int(os.environ.get("RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "0")))
 keys = ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TF_CONFIG",
-        "CUDA_VISIBLE_DEVICES", "OAST_WORKERS", "OAST_STRATEGY", "OAST_TRIAL_ID", "OAST_LOGDIR"]
+        "CUDA_VISIBLE_DEVICES", "OAST_WORKERS", "OAST_STRATEGY", "OAST_TRIAL_ID", "OAST_LOGDIR", "SLURM_JOB_ID"]
 with open(os.path.join(os.environ["OAST_LOGDIR"], "env_%d.json" % rank), "w") as f:
     json.dump({k: os.environ.get(k) for k in keys}, f)
 with open(os.path.join(os.environ["OAST_LOGDIR"], "pid_%d" % rank), "w") as f:

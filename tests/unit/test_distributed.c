@@ -245,13 +245,15 @@ TEST(dist_free_ports_are_distinct_and_free) {
   }
 }
 
-/* Runs argv (from "sh" on) with stderr into buf; returns the exit status. */
-static int run_sh(const char *const *argv, char *buf, size_t cap) {
+/* Runs argv (from "sh" on) with env ("NAME=value" entries, NULL-terminated,
+ * or NULL) added and stderr into buf; returns the exit status. */
+static int run_sh_env(const char *const *argv, char *const *env, char *buf, size_t cap) {
   int fds[2];
   ASSERT(pipe(fds) == 0);
   pid_t pid = fork();
   ASSERT(pid >= 0);
   if (pid == 0) {
+    for (size_t i = 0; env && env[i]; i++) putenv(env[i]);
     dup2(fds[1], 2);
     int null = open("/dev/null", O_WRONLY);
     if (null >= 0) dup2(null, 1);
@@ -269,6 +271,8 @@ static int run_sh(const char *const *argv, char *buf, size_t cap) {
   ASSERT(waitpid(pid, &st, 0) == pid);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+static int run_sh(const char *const *argv, char *buf, size_t cap) { return run_sh_env(argv, NULL, buf, cap); }
 
 TEST(dist_mpi_argv_and_its_exit_wrapper) {
   struct exp_dist d = {3, DIST_MPI, 0, 0};
@@ -307,23 +311,56 @@ TEST(dist_mpi_argv_and_its_exit_wrapper) {
   free(argv);
 }
 
+/* What the reader hands out, as "rank|text" lines. */
+static void collect(void *arg, int rank, const char *text, size_t len) {
+  struct buf *b = arg;
+  buf_printf(b, "%d|%.*s\n", rank, (int)len, text);
+}
+
+static const char *feed_all(struct dist_mpi_reader *m, struct buf *b, const char *const *lines) {
+  for (size_t i = 0; lines[i]; i++) dist_mpi_feed(m, lines[i], strlen(lines[i]), collect, b);
+  return buf_cstr(b);
+}
+
 TEST(dist_mpi_lines_by_rank) {
-  const char *text;
-  size_t len;
-  const char *l = "[1,2]<stdout>:hello world";
-  ASSERT_EQ(dist_mpi_line(l, strlen(l), 4, &text, &len), 2);
-  ASSERT_EQ(len, 11);
-  ASSERT(!memcmp(text, "hello world", 11));
-  l = "[33,0]<stderr>:";
-  ASSERT_EQ(dist_mpi_line(l, strlen(l), 4, &text, &len), 0);
-  ASSERT_EQ(len, 0);
-  static const char *const untagged[] = {"Primary job terminated normally", "[1,2]hello", "[1,x]<stdout>:a",
-                                         "[1,9]<stdout>:beyond the ranks", "[1,2]<stdout>", "", "[,1]<stdout>:a"};
-  for (size_t i = 0; i < sizeof untagged / sizeof untagged[0]; i++) {
-    l = untagged[i];
-    ASSERT_EQ(dist_mpi_line(l, strlen(l), 4, &text, &len), -1);
-    ASSERT(text == l && len == strlen(l));
-  }
+  struct dist_mpi_reader m;
+  struct buf b;
+  buf_init(&b, 0);
+  dist_mpi_reader_init(&m, 4);
+  /* Whole lines, mpirun's own, and tags of ranks that do not exist or are malformed: mpirun's text. */
+  static const char *const plain[] = {"[1,2]<stdout>:hello world", "[33,0]<stderr>:", "Primary job terminated",
+                                      "[1,9]<stdout>:beyond the ranks", "[1,2]hello", "[1,x]<stdout>:a",
+                                      "[1,1]<stdin>:a", "", NULL};
+  ASSERT_STREQ(feed_all(&m, &b, plain), "2|hello world\n0|\n-1|Primary job terminated\n-1|[1,9]<stdout>:beyond the ranks\n"
+                                        "-1|[1,2]hello\n-1|[1,x]<stdout>:a\n-1|[1,1]<stdin>:a\n-1|\n");
+  buf_reset(&b);
+  /* Ranks that wrote a line in pieces (text, then its newline): their
+   * pieces run into the next chunk on mpirun's line. Streams stay apart. */
+  static const char *const pieces[] = {"[1,1]<stdout>:worker 1 up[1,2]<stdout>:worker 2 up",
+                                       "[1,3]<stdout>:worker 3 up[1,1]<stdout>:",
+                                       "[1,3]<stdout>:part[1,3]<stderr>:oast-worker-exit-status 0",
+                                       "[1,3]<stdout>: two[1,0]<stddiag>:diag", NULL};
+  ASSERT_STREQ(feed_all(&m, &b, pieces), "2|worker 2 up\n1|worker 1 up\n3|oast-worker-exit-status 0\n0|diag\n");
+  buf_reset(&b);
+  /* At the end, the pieces left are lines. */
+  dist_mpi_flush(&m, collect, &b);
+  ASSERT_STREQ(buf_cstr(&b), "3|worker 3 uppart two\n");
+  buf_reset(&b);
+  dist_mpi_flush(&m, collect, &b);
+  ASSERT_STREQ(buf_cstr(&b), "");
+  /* A piece that never ends is cut at a line's length. */
+  char *big = malloc(DIST_LINE_MAX + 64);
+  strcpy(big, "[1,0]<stdout>:");
+  memset(big + 14, 'x', DIST_LINE_MAX);
+  strcpy(big + 14 + DIST_LINE_MAX, "[1,1]<stdout>:y");
+  dist_mpi_feed(&m, big, strlen(big), collect, &b);
+  ASSERT_EQ(b.len, 2 + DIST_LINE_MAX + 1 + 4);
+  free(big);
+  buf_release(&b);
+  dist_mpi_reader_release(&m);
+}
+
+TEST(dist_mpi_exit_reports) {
   int code;
   ASSERT(dist_mpi_exit("oast-worker-exit-status 3", 25, &code));
   ASSERT_EQ(code, 3);
@@ -376,4 +413,37 @@ TEST(dist_worker_tails_and_json) {
   ASSERT_EQ(w[0].exit_code, -1);
   ASSERT_EQ(w[0].started_us, 0);
   dist_workers_free(w, 2);
+}
+
+/* Under mpirun (the Slurm executor), the wrapper gives each rank its own variables from Open MPI's. */
+TEST(dist_mpirun_wrapper_maps_each_rank) {
+  struct exp_dist d = {4, DIST_PARAMETER_SERVER, 2, 1};
+  int tf_ports[] = {5001, 5002, 5003, 5004};
+  char *env[DIST_ENV_MAX + 8 + 3];
+  size_t n = dist_worker_env(&d, -1, 4000, tf_ports, env);
+  ASSERT(n <= DIST_ENV_MAX + 4);
+  ASSERT(!find_env(env, n, "RANK") && !find_env(env, n, "TF_CONFIG"));
+  ASSERT_STREQ(find_env(env, n, "MASTER_PORT"), "4000");
+  ASSERT_STREQ(find_env(env, n, "OAST_GPUS_PER_WORKER"), "2");
+  env[n] = "OMPI_COMM_WORLD_RANK=2";
+  env[n + 1] = "CUDA_VISIBLE_DEVICES=4,5,6,7,8,9,10,11";
+  env[n + 2] = NULL;
+  const char *cmd[] = {"sh", "-c", "echo \"$RANK|$LOCAL_RANK|$WORLD_SIZE|$CUDA_VISIBLE_DEVICES|$TF_CONFIG\" >&2; exit 5",
+                       NULL};
+  const char **argv = dist_mpi_argv(&d, cmd, 3, false);
+  size_t sh = 0;
+  while (strcmp(argv[sh], "sh") != 0) sh++;
+  char err[1024];
+  ASSERT_EQ(run_sh_env(argv + sh, env, err, sizeof err), 5);
+  char *tf = dist_tf_config(&d, 2, tf_ports);
+  char want[512];
+  snprintf(want, sizeof want, "2|2|4|8,9|%s\n" "oast-worker-exit-status 5\n", tf);
+  ASSERT_STREQ(err, want);
+  free(tf);
+  /* Without GPUs the variable is left as it is. */
+  env[n + 1] = "CUDA_VISIBLE_DEVICES=";
+  ASSERT_EQ(run_sh_env(argv + sh, env, err, sizeof err), 5);
+  ASSERT(starts(err, "2|2|4||{"));
+  free(argv);
+  for (size_t i = 0; i < n; i++) free(env[i]);
 }
