@@ -14,7 +14,6 @@ import random
 import re
 import shutil
 import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -95,6 +94,14 @@ def mpi_prog(tmp_path_factory):
 # --- torch.distributed, for real -------------------------------------------------------------
 
 
+def train_ddp_module():
+    """examples/train_ddp.py, imported: its train function is what the launcher sends."""
+    spec = importlib.util.spec_from_file_location("train_ddp", REPO / "examples" / "train_ddp.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def _make_training_data(world, p, rows=400):
     """A feature group of two features and a label from a logistic rule, its view, and an npy training dataset."""
     api, key = world.api, world.alice.key
@@ -115,9 +122,7 @@ def _make_training_data(world, p, rows=400):
 def test_torch_ddp_two_workers_train_on_a_training_dataset(world):
     p = world.new_project("ddp")
     td, data = _make_training_data(world, p)
-    spec = importlib.util.spec_from_file_location("train_ddp", REPO / "examples" / "train_ddp.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = train_ddp_module()
     out = io.StringIO()
     proj = world.alice.conn.projects.get(p)
     logdir, params, res = experiment.distributed(
@@ -364,9 +369,7 @@ def test_bad_distributions_from_python_and_the_cli(big, tmp_path):
     r = cli(big.server, big.alice.key, "exp", "run", p, "--workers", "2", "--gpus-per-worker", "2", "--",
             "python3", "./w.py", cwd=tmp_path)
     assert r.returncode == 1 and "distribution.gpus_per_worker" in r.stderr and "server has 2" in r.stderr, r
-    spec = importlib.util.spec_from_file_location("train_ddp_bad", REPO / "examples" / "train_ddp.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = train_ddp_module()
     proj = big.alice.conn.projects.get(p)
     import oast
     with pytest.raises(oast.BadRequest) as exc:

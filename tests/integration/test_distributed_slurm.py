@@ -6,7 +6,6 @@ mpirun starts, each with its rank's variables and its own GPUs; a real
 torch.distributed (gloo) run and an MPI C program inside a Slurm job; a
 failing worker; stop; an unreachable controller; bad executors."""
 
-import importlib.util
 import io
 import json
 import os
@@ -19,7 +18,7 @@ import pytest
 
 from exptest import create, detail, exp_dir, logs, wait_done, wait_for
 from oasttest import REPO, Server, World, assert_error, assert_status, stop_checked, wait_until
-from test_distributed import _make_training_data, dist_body, envs
+from test_distributed import _make_training_data, dist_body, envs, train_ddp_module
 from test_slurm import CLUSTER_SH, Cluster
 from oast import experiment
 
@@ -108,9 +107,7 @@ def test_each_worker_gets_its_own_slurm_gpu(sw, cluster):
 def test_torch_ddp_inside_a_slurm_job(sw, cluster):
     p = sw.new_project("sddp")
     td, _ = _make_training_data(sw, p)
-    spec = importlib.util.spec_from_file_location("train_ddp_slurm", REPO / "examples" / "train_ddp.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = train_ddp_module()
     out = io.StringIO()
     logdir, _, res = experiment.distributed(
         mod.train, workers=2, project=sw.alice.conn.projects.get(p), out=out, executor="slurm",
