@@ -14,7 +14,9 @@ extern const struct route fg_ingest_routes[];
 extern const struct route fg_data_routes[];
 extern const struct route model_routes[];
 extern const struct route prov_routes[];
+extern const struct route job_routes[];
+extern const struct route pipeline_routes[];
 
 const struct route *const router_tables[] = {
-    system_routes, auth_routes, project_routes, dataset_routes, file_routes, fg_routes, fg_ingest_routes, fg_data_routes, model_routes, prov_routes, NULL,
+    system_routes, auth_routes, project_routes, dataset_routes, file_routes, fg_routes, fg_ingest_routes, fg_data_routes, model_routes, prov_routes, job_routes, pipeline_routes, NULL,
 };

@@ -26,6 +26,7 @@
 #include "fstore/fstore.h"
 #include "fstore/online.h"
 #include "http/router.h"
+#include "jobs/service.h"
 #include "meta/meta.h"
 #include "util/alloc.h"
 #include "util/fs.h"
@@ -118,6 +119,8 @@ int server_init(struct server *s, oast_err *e) {
   }
   /* The online store must agree with the offline commits (a crash can leave it one ahead). */
   if ((rc = fstore_recover(s, e))) goto out;
+  /* Jobs and pipelines register their scheduler tick and recover runs a stop interrupted. */
+  if ((rc = jobs_service_init(s, e))) goto out;
 out:
   free(run);
   free(db);
@@ -126,6 +129,7 @@ out:
 
 void server_release(struct server *s) {
   sched_stop(s);
+  jobs_service_free(s);
   online_free(s->online);
   s->online = NULL;
   meta_free(s->meta);
@@ -297,7 +301,7 @@ int server_main(int argc, char **argv) {
 
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
   if (strchr(s.cfg.listen_host, ':')) {
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
     a6->sin6_family = AF_INET6;
@@ -326,6 +330,7 @@ int server_main(int argc, char **argv) {
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.mhd, MHD_DAEMON_INFO_BIND_PORT);
   int port = di ? di->port : s.cfg.port;
+  __atomic_store_n(&s.listening_port, port, __ATOMIC_RELEASE);
   char *addr = strchr(s.cfg.listen_host, ':') ? xasprintf("http://[%s]:%d", s.cfg.listen_host, port)
                                               : xasprintf("http://%s:%d", s.cfg.listen_host, port);
   char *addrfile = xasprintf("%s/run/server.addr", s.cfg.home);
@@ -339,6 +344,7 @@ int server_main(int argc, char **argv) {
   sigwait(&sigs, &sig);
   log_info("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   s.stopping = 1;
+  jobs_service_quiesce(&s); /* log streams end: the daemon cannot stop while one is suspended */
   MHD_stop_daemon(s.mhd);
   s.mhd = NULL;
   unlink(addrfile);

@@ -1,0 +1,744 @@
+/*
+ * runner.c — pipeline runs: the state machine of dag.h applied on the
+ * scheduler thread, with every change written to the database.
+ *
+ * Each running pipeline run is held in memory as its spec (the copy the
+ * run was started with, so editing the pipeline never changes a run in
+ * flight), the dag_task array and per task the process, times, message
+ * and result. On every scheduler tick the runner asks dag_ready which
+ * tasks may start, starts them (a job task makes a job run of that job;
+ * a sensor starts looking for its path; a platform operation runs this
+ * binary's own CLI with a job token of the run's user), looks for the
+ * paths of running sensors, then writes every task whose state, attempts,
+ * retry time or details changed, in one transaction. A process's end is
+ * reported by service.c (runner_task_done) and written at the next tick,
+ * which follows at once.
+ *
+ * Restart. A run found running at start-up is loaded back as it was
+ * written: succeeded tasks stay succeeded and are never run again; a
+ * sensor that was waiting simply goes on waiting (its timeout counts
+ * from its original start); a task whose process was running is lost —
+ * its orphaned process group, if still alive, is killed, its token
+ * revoked — and it is finished as a failed attempt, so its retries decide
+ * whether it runs again.
+ *
+ * Platform operations are the `oast` CLI (this same binary) run as a
+ * child process with --json: featuregroup_insert is `oast fg insert`,
+ * trainingdata `oast td create`, experiment `oast exp run`,
+ * register_best_model `oast model register-best`, deploy `oast deploy
+ * create`. Their stdout, parsed as JSON, is kept as the task's result; a
+ * register_best_model that names an experiment task reads the
+ * experiment's id from that task's result.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "http/server.h"
+#include "jobs/internal.h"
+#include "meta/meta.h"
+#include "util/alloc.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/log.h"
+
+#define MESSAGE_MAX 1024
+
+struct ptask {
+  struct proc *proc;        /* its process (op and job tasks), or NULL */
+  int64_t started, ended;   /* this attempt's */
+  int64_t next_poke;        /* sensors */
+  int64_t job_run_id;       /* job tasks: the run of this attempt */
+  int exit_code;            /* -1: none */
+  char *message;            /* why it failed (or what it is waiting for), owned */
+  char *result;             /* op tasks: their stdout as JSON text, owned */
+  bool dirty;               /* details changed since written */
+};
+
+struct prun {
+  int64_t id, pipeline_id, project_id, user_id;
+  char *project, *pipeline;
+  struct pipeline_spec *spec;
+  struct dag_task *dag, *saved;
+  struct ptask *t;
+  size_t *ready;
+  bool stop, cancelling, done;
+  struct prun *next;
+};
+
+static char *col_text(sqlite3_stmt *st, int i) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  return t ? xstrdup((const char *)t) : NULL;
+}
+
+void runner_identity(struct prun *pr, int64_t *run_id, int64_t *project_id, int64_t *user_id, const char **project) {
+  *run_id = pr->id;
+  *project_id = pr->project_id;
+  *user_id = pr->user_id;
+  *project = pr->project;
+}
+
+int64_t runner_task_timeout(struct prun *pr, size_t task) { return pr->spec->tasks[task].timeout_s; }
+
+void runner_task_proc(struct prun *pr, size_t task, struct proc *p) { pr->t[task].proc = p; }
+
+static void prun_free(struct prun *pr) {
+  if (!pr) return;
+  if (pr->t)
+    for (size_t i = 0; i < pr->spec->ntasks; i++) {
+      free(pr->t[i].message);
+      free(pr->t[i].result);
+    }
+  free(pr->t);
+  free(pr->dag);
+  free(pr->saved);
+  free(pr->ready);
+  pipeline_spec_free(pr->spec);
+  free(pr->project);
+  free(pr->pipeline);
+  free(pr);
+}
+
+static void set_message(struct ptask *t, const char *msg) {
+  free(t->message);
+  t->message = msg && *msg ? xstrndup(msg, MESSAGE_MAX) : NULL;
+  t->dirty = true;
+}
+
+/* Loads a running pipeline run from the database; NULL when it is not running (or gone). */
+static struct prun *prun_load(struct server *s, int64_t id) {
+  sqlite3_stmt *st = meta_bind(meta_stmt(s->meta,
+                                         "SELECT r.pipeline_id, r.project_id, r.user_id, r.state, r.spec, p.name, pl.name "
+                                         "FROM pipeline_runs r JOIN projects p ON p.id = r.project_id "
+                                         "JOIN pipelines pl ON pl.id = r.pipeline_id WHERE r.id = ?"),
+                               "i", id);
+  if (!st) return NULL;
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    sqlite3_reset(st);
+    return NULL;
+  }
+  struct prun *pr = xcalloc(1, sizeof *pr);
+  pr->id = id;
+  pr->pipeline_id = sqlite3_column_int64(st, 0);
+  pr->project_id = sqlite3_column_int64(st, 1);
+  pr->user_id = sqlite3_column_int64(st, 2);
+  char *state = col_text(st, 3), *spec = col_text(st, 4);
+  pr->project = col_text(st, 5);
+  pr->pipeline = col_text(st, 6);
+  sqlite3_reset(st);
+  bool running = state && !strcmp(state, "running");
+  json_t *doc = running && spec ? json_loads(spec, 0, NULL) : NULL;
+  oast_err e;
+  if (!doc || pipeline_spec_from_json(doc, &pr->spec, &e) != 0) {
+    if (running) log_error("pipeline run %" PRId64 ": its stored spec is unreadable", id);
+    json_decref(doc);
+    free(state);
+    free(spec);
+    prun_free(pr);
+    return NULL;
+  }
+  json_decref(doc);
+  free(state);
+  free(spec);
+  size_t n = pr->spec->ntasks;
+  pr->dag = xcalloc(n, sizeof *pr->dag);
+  pr->saved = xcalloc(n, sizeof *pr->saved);
+  pr->t = xcalloc(n, sizeof *pr->t);
+  pr->ready = xcalloc(n, sizeof *pr->ready);
+  for (size_t i = 0; i < n; i++) pr->t[i].exit_code = -1;
+  st = meta_bind(meta_stmt(s->meta,
+                           "SELECT idx, state, attempts, not_before, coalesce(job_run_id, 0), coalesce(started, 0), "
+                           "coalesce(ended, 0), coalesce(exit_code, -1), message, result FROM task_runs WHERE run_id = ?"),
+                 "i", id);
+  while (st && sqlite3_step(st) == SQLITE_ROW) {
+    int64_t i = sqlite3_column_int64(st, 0);
+    if (i < 0 || (size_t)i >= n) continue;
+    const char *sn = (const char *)sqlite3_column_text(st, 1);
+    if (!sn || dag_state_parse(sn, &pr->dag[i].state, &e) != 0) pr->dag[i].state = DAG_PENDING;
+    pr->dag[i].attempts = sqlite3_column_int(st, 2);
+    pr->dag[i].not_before = sqlite3_column_int64(st, 3);
+    struct ptask *t = &pr->t[i];
+    t->job_run_id = sqlite3_column_int64(st, 4);
+    t->started = sqlite3_column_int64(st, 5);
+    t->ended = sqlite3_column_int64(st, 6);
+    t->exit_code = sqlite3_column_int(st, 7);
+    t->message = col_text(st, 8);
+    t->result = col_text(st, 9);
+  }
+  if (st) sqlite3_reset(st);
+  memcpy(pr->saved, pr->dag, n * sizeof *pr->dag);
+  return pr;
+}
+
+/* Writes changed tasks (and the run's end when final is set) in one transaction. */
+static void persist(struct server *s, struct prun *pr, const char *final) {
+  size_t n = pr->spec->ntasks;
+  bool any = final != NULL;
+  for (size_t i = 0; i < n && !any; i++)
+    any = pr->t[i].dirty || memcmp(&pr->dag[i], &pr->saved[i], sizeof pr->dag[i]) != 0;
+  if (!any) return;
+  oast_err e;
+  if (meta_begin(s->meta, &e) != 0) {
+    log_warn("pipeline run %" PRId64 ": cannot save its state now (%s); trying again", pr->id, e.msg);
+    return;
+  }
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    struct ptask *t = &pr->t[i];
+    if (!t->dirty && !memcmp(&pr->dag[i], &pr->saved[i], sizeof pr->dag[i])) continue;
+    bool running = pr->dag[i].state == DAG_RUNNING;
+    sqlite3_stmt *st = meta_bind(
+        meta_stmt(s->meta,
+                  "UPDATE task_runs SET state = ?, attempts = ?, not_before = ?, job_run_id = ?, started = ?, ended = ?, "
+                  "exit_code = ?, message = ?, result = ?, "
+                  "pid = CASE WHEN ? THEN pid END, pstart = CASE WHEN ? THEN pstart END, "
+                  "token_hash = CASE WHEN ? THEN token_hash END WHERE run_id = ? AND idx = ?"),
+        "sii", dag_state_name(pr->dag[i].state), (int64_t)pr->dag[i].attempts, pr->dag[i].not_before);
+    if (!st) {
+      rc = -1;
+      break;
+    }
+    if (t->job_run_id) sqlite3_bind_int64(st, 4, t->job_run_id);
+    if (t->started) sqlite3_bind_int64(st, 5, t->started);
+    if (t->ended) sqlite3_bind_int64(st, 6, t->ended);
+    if (t->exit_code >= 0) sqlite3_bind_int(st, 7, t->exit_code);
+    if (t->message) sqlite3_bind_text(st, 8, t->message, -1, SQLITE_TRANSIENT);
+    if (t->result) sqlite3_bind_text(st, 9, t->result, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 10, running);
+    sqlite3_bind_int(st, 11, running);
+    sqlite3_bind_int(st, 12, running);
+    sqlite3_bind_int64(st, 13, pr->id);
+    sqlite3_bind_int64(st, 14, (int64_t)i);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = -1;
+    sqlite3_reset(st);
+  }
+  if (!rc && final)
+    rc = meta_exec(s->meta, &e, "UPDATE pipeline_runs SET state = ?, ended = ? WHERE id = ?", "sii", final, meta_now(),
+                   pr->id);
+  if (!rc) rc = meta_commit(s->meta, &e);
+  if (rc) {
+    meta_rollback(s->meta);
+    log_warn("pipeline run %" PRId64 ": cannot save its state now; trying again", pr->id);
+    return;
+  }
+  memcpy(pr->saved, pr->dag, n * sizeof *pr->dag);
+  for (size_t i = 0; i < n; i++) pr->t[i].dirty = false;
+  if (final) pr->done = true;
+}
+
+/* The end of task i's attempt. */
+static void finish(struct prun *pr, size_t i, bool ok, int64_t now, const char *message) {
+  struct ptask *t = &pr->t[i];
+  oast_err e;
+  if (pr->stop) {
+    /* A stopped run retries nothing. */
+    pr->dag[i].state = ok ? DAG_SUCCEEDED : DAG_FAILED;
+    pr->dag[i].not_before = 0;
+  } else if (dag_finish(pr->spec, pr->dag, i, ok, now, &e) != 0) {
+    log_error("pipeline run %" PRId64 ": %s", pr->id, e.msg);
+  }
+  t->ended = now;
+  set_message(t, ok ? NULL : message);
+}
+
+void runner_task_started(struct server *s, struct prun *pr, size_t i, struct proc *p, pid_t pid, int64_t pstart) {
+  pr->t[i].proc = p;
+  meta_exec(s->meta, NULL, "UPDATE task_runs SET pid = ?, pstart = ? WHERE run_id = ? AND idx = ?", "iiii",
+            (int64_t)pid, pstart, pr->id, (int64_t)i);
+}
+
+void runner_task_done(struct server *s, struct prun *pr, size_t i, bool ok, int exit_code, const char *message,
+                      const char *result) {
+  struct ptask *t = &pr->t[i];
+  t->proc = NULL;
+  t->exit_code = exit_code;
+  free(t->result);
+  t->result = NULL;
+  if (result) {
+    /* Kept only when it is JSON: the last JSON document the CLI printed. */
+    json_t *j = json_loads(result, JSON_DECODE_ANY, NULL);
+    if (j) t->result = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(j);
+  }
+  finish(pr, i, ok, (int64_t)time(NULL), message);
+}
+
+/* ---- platform operations: the CLI's argv ---- */
+
+struct argv_b {
+  char **v;
+  size_t n, cap;
+};
+
+static void arg(struct argv_b *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void arg(struct argv_b *a, const char *fmt, ...) {
+  if (a->n + 2 > a->cap) a->v = xreallocarray(a->v, a->cap = a->cap ? a->cap * 2 : 16, sizeof *a->v);
+  va_list ap;
+  va_start(ap, fmt);
+  if (vasprintf(&a->v[a->n], fmt, ap) < 0) abort();
+  va_end(ap);
+  a->n++;
+  a->v[a->n] = NULL;
+}
+
+static void argv_free(struct argv_b *a) {
+  for (size_t i = 0; i < a->n; i++) free(a->v[i]);
+  free(a->v);
+}
+
+static const char *jstr(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+/* "name" or "name:V" from the task's name field and optional version field. */
+static void name_ver(struct argv_b *a, const char *project, json_t *task, const char *name_field,
+                     const char *version_field) {
+  json_t *v = json_object_get(task, version_field);
+  if (json_is_integer(v)) arg(a, "%s/%s:%lld", project, jstr(task, name_field), (long long)json_integer_value(v));
+  else arg(a, "%s/%s", project, jstr(task, name_field));
+}
+
+/* A time field as given (string), or as seconds since the epoch (integer). */
+static void time_opt(struct argv_b *a, json_t *task, const char *field, const char *opt) {
+  json_t *v = json_object_get(task, field);
+  if (!v) return;
+  arg(a, "%s", opt);
+  if (json_is_integer(v)) arg(a, "%lld", (long long)json_integer_value(v));
+  else arg(a, "%s", json_string_value(v));
+}
+
+/*
+ * The argv of an operation task and the files it needs in its run
+ * directory (file_name/file_body; the body is owned by the caller).
+ * 0, or a message in e naming what is missing.
+ */
+static int op_argv(struct server *s, struct prun *pr, size_t i, struct argv_b *a, char **file_body, oast_err *e) {
+  const struct pipeline_task *pt = &pr->spec->tasks[i];
+  json_t *t = pt->json;
+  arg(a, "%s", s->jobs->exe);
+  arg(a, "--json");
+  switch (pt->type) {
+    case PTASK_FEATUREGROUP_INSERT: {
+      char *abs = NULL;
+      int rc = jobs_resolve_path(s, pr->project_id, pr->project, jstr(t, "path"), &abs, e);
+      if (rc) return rc;
+      if (!fs_exists(abs)) {
+        free(abs);
+        return oast_err_set(e, OAST_ENOT_FOUND, "the file \"%s\" does not exist", jstr(t, "path"));
+      }
+      arg(a, "fg");
+      arg(a, "insert");
+      name_ver(a, pr->project, t, "featuregroup", "version");
+      arg(a, "%s", abs);
+      free(abs);
+      if (jstr(t, "operation")) {
+        arg(a, "--operation");
+        arg(a, "%s", jstr(t, "operation"));
+      }
+      return 0;
+    }
+    case PTASK_TRAININGDATA: {
+      arg(a, "td");
+      arg(a, "create");
+      name_ver(a, pr->project, t, "featureview", "version");
+      if (jstr(t, "format")) {
+        arg(a, "--format");
+        arg(a, "%s", jstr(t, "format"));
+      }
+      json_t *splits = json_object_get(t, "splits");
+      if (splits) {
+        struct buf b;
+        buf_init(&b, 0);
+        const char *k;
+        json_t *f;
+        json_object_foreach(splits, k, f) buf_printf(&b, "%s%s=%g", b.len ? "," : "", k, json_number_value(f));
+        arg(a, "--splits");
+        arg(a, "%s", buf_cstr(&b));
+        buf_release(&b);
+      }
+      if (json_is_integer(json_object_get(t, "seed"))) {
+        arg(a, "--seed");
+        arg(a, "%lld", (long long)json_integer_value(json_object_get(t, "seed")));
+      }
+      time_opt(a, t, "start_time", "--start-time");
+      time_opt(a, t, "end_time", "--end-time");
+      return 0;
+    }
+    case PTASK_EXPERIMENT:
+      *file_body = json_dumps(json_object_get(t, "experiment"), JSON_INDENT(2));
+      arg(a, "exp");
+      arg(a, "run");
+      arg(a, "%s", pr->project);
+      arg(a, "--file");
+      arg(a, "experiment.json");
+      arg(a, "--wait");
+      return 0;
+    case PTASK_REGISTER_BEST_MODEL: {
+      char idbuf[80];
+      json_t *xid = json_object_get(t, "experiment_id");
+      if (xid) {
+        if (json_is_integer(xid)) snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(xid));
+        else snprintf(idbuf, sizeof idbuf, "%s", json_string_value(xid));
+      } else {
+        long up = pipeline_spec_task_index(pr->spec, jstr(t, "experiment"));
+        json_t *res = up >= 0 && pr->t[up].result ? json_loads(pr->t[up].result, 0, NULL) : NULL;
+        json_t *id = json_object_get(res, "id");
+        if (json_is_integer(id)) snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(id));
+        else if (json_is_string(id)) snprintf(idbuf, sizeof idbuf, "%s", json_string_value(id));
+        else idbuf[0] = '\0';
+        json_decref(res);
+        if (!idbuf[0])
+          return oast_err_set(e, OAST_ENOT_FOUND, "experiment task \"%s\" left no experiment id in its result",
+                              jstr(t, "experiment"));
+      }
+      arg(a, "model");
+      arg(a, "register-best");
+      arg(a, "%s/%s", pr->project, jstr(t, "model"));
+      arg(a, "--experiment");
+      arg(a, "%s", idbuf);
+      arg(a, "--metric");
+      arg(a, "%s", jstr(t, "metric"));
+      static const char *const opts[][2] = {{"direction", "--direction"},
+                                            {"framework", "--framework"},
+                                            {"description", "--description"}};
+      for (size_t k = 0; k < 3; k++)
+        if (jstr(t, opts[k][0])) {
+          arg(a, "%s", opts[k][1]);
+          arg(a, "%s", jstr(t, opts[k][0]));
+        }
+      return 0;
+    }
+    case PTASK_DEPLOY: {
+      arg(a, "deploy");
+      arg(a, "create");
+      arg(a, "%s/%s", pr->project, jstr(t, "deployment"));
+      arg(a, "--model");
+      json_t *mv = json_object_get(t, "model_version");
+      if (json_is_integer(mv)) arg(a, "%s:%lld", jstr(t, "model"), (long long)json_integer_value(mv));
+      else arg(a, "%s", jstr(t, "model"));
+      if (json_is_integer(json_object_get(t, "instances"))) {
+        arg(a, "--instances");
+        arg(a, "%lld", (long long)json_integer_value(json_object_get(t, "instances")));
+      }
+      if (json_object_get(t, "predictor")) {
+        *file_body = json_dumps(json_object_get(t, "predictor"), JSON_INDENT(2));
+        arg(a, "--predictor-file");
+        arg(a, "predictor.json");
+      }
+      if (json_is_true(json_object_get(t, "start"))) arg(a, "--start");
+      return 0;
+    }
+    default:
+      return oast_err_set(e, OAST_EINTERNAL, "task type %s is not an operation", pipeline_task_type_name(pt->type));
+  }
+}
+
+/* The log of an operation task (all its attempts): Logs/pipelines/<pipeline>/<run>/<task>.log. */
+static char *task_log_abs(struct server *s, struct prun *pr, size_t i) {
+  return xasprintf("%s/%s/Logs/pipelines/%s/%" PRId64 "/%s.log", s->fs_root, pr->project, pr->pipeline, pr->id,
+                   pr->spec->tasks[i].name);
+}
+
+static void start_op(struct server *s, struct prun *pr, size_t i, int64_t now) {
+  struct argv_b a = {0};
+  char *file_body = NULL, *log_abs = task_log_abs(s, pr, i);
+  oast_err e;
+  oast_err_clear(&e);
+  int rc = op_argv(s, pr, i, &a, &file_body, &e);
+  if (!rc) {
+    struct op_launch op = {(const char *const *)a.v, log_abs, (double)pr->spec->tasks[i].timeout_s,
+                           file_body ? (pr->spec->tasks[i].type == PTASK_EXPERIMENT ? "experiment.json"
+                                                                                     : "predictor.json")
+                                     : NULL,
+                           file_body};
+    rc = jobs_launch_op(s, pr, i, &op, &e);
+  }
+  if (rc) finish(pr, i, false, now, e.msg);
+  argv_free(&a);
+  free(file_body);
+  free(log_abs);
+}
+
+static void start_job(struct server *s, struct prun *pr, size_t i, int64_t now) {
+  json_t *t = pr->spec->tasks[i].json;
+  const char *job = jstr(t, "job");
+  sqlite3_stmt *st =
+      meta_bind(meta_stmt(s->meta, "SELECT id, spec FROM jobs WHERE project_id = ? AND name = ?"), "is", pr->project_id, job);
+  int64_t job_id = 0;
+  char *spec = NULL;
+  if (st && sqlite3_step(st) == SQLITE_ROW) {
+    job_id = sqlite3_column_int64(st, 0);
+    spec = col_text(st, 1);
+  }
+  if (st) sqlite3_reset(st);
+  if (!job_id) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "job \"%s\" does not exist", job);
+    finish(pr, i, false, now, msg);
+    return;
+  }
+  json_t *doc = json_loads(spec, 0, NULL);
+  json_t *args = json_object_get(t, "args") ? json_object_get(t, "args") : json_object_get(doc, "args");
+  char *args_text = json_dumps(args ? args : json_array(), JSON_COMPACT);
+  json_decref(doc);
+  free(spec);
+  oast_err e;
+  int64_t run_id = 0;
+  int rc = meta_begin(s->meta, &e);
+  if (!rc) rc = jobs_run_insert(s, job_id, pr->project_id, pr->user_id, "pipeline", 0, args_text ? args_text : "[]",
+                                pr->id, pr->spec->tasks[i].name, &run_id, &e);
+  if (!rc) rc = meta_commit(s->meta, &e);
+  free(args_text);
+  if (rc) {
+    meta_rollback(s->meta);
+    finish(pr, i, false, now, e.msg);
+    return;
+  }
+  pr->t[i].job_run_id = run_id;
+  jobs_launch_run(s, run_id, pr, i);
+}
+
+/* Looks for a sensor's path; finishes it when found or timed out. */
+static void poke(struct server *s, struct prun *pr, size_t i, int64_t now) {
+  struct ptask *t = &pr->t[i];
+  if (now < t->next_poke) return;
+  json_t *tj = pr->spec->tasks[i].json;
+  char *abs = NULL;
+  oast_err e;
+  bool found = jobs_resolve_path(s, pr->project_id, pr->project, jstr(tj, "path"), &abs, &e) == 0 && fs_exists(abs);
+  free(abs);
+  if (found) {
+    finish(pr, i, true, now, NULL);
+    return;
+  }
+  int64_t timeout = pr->spec->tasks[i].timeout_s;
+  if (timeout > 0 && now - t->started >= timeout) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "timed out after %lld s waiting for %s", (long long)timeout, jstr(tj, "path"));
+    finish(pr, i, false, now, msg);
+    return;
+  }
+  json_t *iv = json_object_get(tj, "poke_interval_s");
+  t->next_poke = now + (json_is_integer(iv) ? json_integer_value(iv) : PIPELINE_DEFAULT_POKE_INTERVAL_S);
+}
+
+static void start_task(struct server *s, struct prun *pr, size_t i, int64_t now) {
+  oast_err e;
+  if (dag_start(pr->spec, pr->dag, i, &e) != 0) {
+    log_error("pipeline run %" PRId64 ": %s", pr->id, e.msg);
+    return;
+  }
+  struct ptask *t = &pr->t[i];
+  t->started = now;
+  t->ended = 0;
+  t->exit_code = -1;
+  t->job_run_id = 0;
+  t->next_poke = now;
+  free(t->result);
+  t->result = NULL;
+  set_message(t, NULL);
+  switch (pr->spec->tasks[i].type) {
+    case PTASK_SENSOR: poke(s, pr, i, now); break;
+    case PTASK_JOB: start_job(s, pr, i, now); break;
+    default: start_op(s, pr, i, now); break;
+  }
+}
+
+/* ---- the webhook ---- */
+
+int runner_webhook(struct server *s, int64_t id, char **url, char **body) {
+  *url = *body = NULL;
+  sqlite3_stmt *st = meta_bind(meta_stmt(s->meta,
+                                         "SELECT r.state, r.spec, p.name, pl.name, r.ended FROM pipeline_runs r "
+                                         "JOIN projects p ON p.id = r.project_id JOIN pipelines pl ON pl.id = r.pipeline_id "
+                                         "WHERE r.id = ?"),
+                               "i", id);
+  if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    if (st) sqlite3_reset(st);
+    return -1;
+  }
+  char *state = col_text(st, 0), *spec = col_text(st, 1), *project = col_text(st, 2), *pipeline = col_text(st, 3);
+  int64_t ended = sqlite3_column_int64(st, 4);
+  sqlite3_reset(st);
+  json_t *doc = spec ? json_loads(spec, 0, NULL) : NULL;
+  const char *hook = json_string_value(json_object_get(json_object_get(doc, "notify"), "webhook"));
+  int rc = -1;
+  if (hook) {
+    *url = xstrdup(hook);
+    json_t *tasks = json_array(), *failed = json_array();
+    st = meta_bind(meta_stmt(s->meta, "SELECT name, state, attempts, message FROM task_runs WHERE run_id = ? ORDER BY idx"),
+                   "i", id);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+      const char *tn = (const char *)sqlite3_column_text(st, 0), *ts = (const char *)sqlite3_column_text(st, 1);
+      const char *msg = (const char *)sqlite3_column_text(st, 3);
+      json_array_append_new(tasks, json_pack("{s:s, s:s, s:i, s:s?}", "name", tn, "state", ts, "attempts",
+                                             sqlite3_column_int(st, 2), "message", msg));
+      if (!strcmp(ts, "failed")) json_array_append_new(failed, json_string(tn));
+    }
+    if (st) sqlite3_reset(st);
+    char t[32];
+    meta_time_iso(ended, t);
+    const char *addr = s->jobs->addr ? s->jobs->addr : "";
+    char *link = xasprintf("%s/api/v1/projects/%s/pipelines/%s/runs/%" PRId64, addr, project, pipeline, id);
+    json_t *b = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:o, s:s}", "event", "pipeline_run_failed", "project",
+                          project, "pipeline", pipeline, "run", (json_int_t)id, "state", state, "ended", t,
+                          "failed_tasks", failed, "tasks", tasks, "url", link);
+    *body = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    free(link);
+    rc = 0;
+  }
+  json_decref(doc);
+  free(state);
+  free(spec);
+  free(project);
+  free(pipeline);
+  return rc;
+}
+
+static void notify_failure(struct server *s, struct prun *pr) {
+  if (!pr->spec->webhook) return;
+  char *url, *body;
+  if (runner_webhook(s, pr->id, &url, &body) == 0) notifier_post(s->jobs->notifier, url, body, pr->id);
+  free(url);
+  free(body);
+}
+
+/* ---- advancing ---- */
+
+static bool any_proc(struct prun *pr) {
+  for (size_t i = 0; i < pr->spec->ntasks; i++)
+    if (pr->t[i].proc) return true;
+  return false;
+}
+
+static void advance(struct server *s, struct prun *pr, int64_t now) {
+  size_t n = pr->spec->ntasks;
+  if (pr->stop) {
+    if (!pr->cancelling) {
+      pr->cancelling = true;
+      for (size_t i = 0; i < n; i++)
+        if (pr->t[i].proc) jobs_proc_cancel(s, pr->t[i].proc);
+    }
+    if (any_proc(pr)) {
+      persist(s, pr, NULL);
+      return;
+    }
+    for (size_t i = 0; i < n; i++) {
+      enum dag_state st = pr->dag[i].state;
+      if (st == DAG_RUNNING) {
+        pr->dag[i].state = DAG_FAILED;
+        pr->t[i].ended = now;
+        set_message(&pr->t[i], "stopped");
+      } else if (st == DAG_PENDING || st == DAG_RETRYING) {
+        pr->dag[i].state = DAG_SKIPPED;
+        pr->dag[i].not_before = 0;
+        set_message(&pr->t[i], "the run was stopped");
+      }
+    }
+    persist(s, pr, "killed");
+    return;
+  }
+  /* Tasks that end at once (a sensor that finds its path, a launch that fails) may free others: go round. */
+  for (size_t round = 0; round <= n; round++) {
+    size_t k = dag_ready(pr->spec, pr->dag, now, pr->ready, NULL);
+    if (k == 0) break;
+    for (size_t j = 0; j < k; j++) start_task(s, pr, pr->ready[j], now);
+    bool ended = false;
+    for (size_t j = 0; j < k && !ended; j++) ended = pr->dag[pr->ready[j]].state != DAG_RUNNING;
+    if (!ended) break;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (pr->dag[i].state == DAG_RUNNING && pr->spec->tasks[i].type == PTASK_SENSOR) poke(s, pr, i, now);
+  dag_ready(pr->spec, pr->dag, now, pr->ready, NULL); /* settle rules after sensors ended */
+  enum dag_run_state rs = dag_run_state(pr->spec, pr->dag);
+  persist(s, pr, rs == DAG_RUN_RUNNING ? NULL : dag_run_state_name(rs));
+  if (pr->done && rs == DAG_RUN_FAILED) notify_failure(s, pr);
+}
+
+void runner_tick(struct server *s, int64_t now) {
+  struct jobs_service *v = s->jobs;
+  for (struct prun *pr = v->pruns; pr; pr = pr->next) advance(s, pr, now);
+  for (struct prun **pp = &v->pruns; *pp;) {
+    struct prun *pr = *pp;
+    if (pr->done && !any_proc(pr)) {
+      *pp = pr->next;
+      prun_free(pr);
+    } else {
+      pp = &pr->next;
+    }
+  }
+}
+
+void runner_load(struct server *s, int64_t id) {
+  struct jobs_service *v = s->jobs;
+  for (struct prun *pr = v->pruns; pr; pr = pr->next)
+    if (pr->id == id && !pr->done) return;
+  struct prun *pr = prun_load(s, id);
+  if (!pr) return;
+  pr->next = v->pruns;
+  v->pruns = pr;
+}
+
+void runner_stop(struct server *s, int64_t id) {
+  for (struct prun *pr = s->jobs->pruns; pr; pr = pr->next)
+    if (pr->id == id && !pr->done) pr->stop = true;
+}
+
+int runner_recover(struct server *s, oast_err *e) {
+  struct jobs_service *v = s->jobs;
+  int64_t *ids = NULL;
+  size_t n = 0, cap = 0;
+  sqlite3_stmt *st = meta_stmt(s->meta, "SELECT id FROM pipeline_runs WHERE state = 'running' ORDER BY id");
+  while (st && sqlite3_step(st) == SQLITE_ROW) {
+    if (n == cap) ids = xreallocarray(ids, cap = cap ? cap * 2 : 8, sizeof *ids);
+    ids[n++] = sqlite3_column_int64(st, 0);
+  }
+  if (st) sqlite3_reset(st);
+  int64_t now = (int64_t)time(NULL);
+  for (size_t k = 0; k < n; k++) {
+    struct prun *pr = prun_load(s, ids[k]);
+    if (!pr) {
+      meta_exec(s->meta, NULL,
+                "UPDATE pipeline_runs SET state = 'failed', ended = ? WHERE id = ? AND state = 'running'", "ii",
+                meta_now(), ids[k]);
+      continue;
+    }
+    for (size_t i = 0; i < pr->spec->ntasks; i++) {
+      if (pr->dag[i].state != DAG_RUNNING) continue;
+      if (pr->spec->tasks[i].type == PTASK_SENSOR) {
+        pr->t[i].next_poke = 0; /* it goes on waiting; its timeout counts from its start */
+        continue;
+      }
+      st = meta_bind(meta_stmt(s->meta,
+                               "SELECT coalesce(pid, 0), coalesce(pstart, 0), token_hash FROM task_runs "
+                               "WHERE run_id = ? AND idx = ?"),
+                     "ii", pr->id, (int64_t)i);
+      if (st && sqlite3_step(st) == SQLITE_ROW) {
+        jobs_kill_orphan(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+        char *tok = col_text(st, 2);
+        sqlite3_reset(st);
+        jobs_token_revoke(s, tok);
+        free(tok);
+      } else if (st) {
+        sqlite3_reset(st);
+      }
+      finish(pr, i, false, now, "lost: the server stopped while it ran");
+    }
+    persist(s, pr, NULL);
+    pr->next = v->pruns;
+    v->pruns = pr;
+  }
+  free(ids);
+  return 0;
+}
+
+void runner_free_all(struct server *s) {
+  struct jobs_service *v = s->jobs;
+  while (v->pruns) {
+    struct prun *pr = v->pruns;
+    v->pruns = pr->next;
+    prun_free(pr);
+  }
+}
