@@ -26,6 +26,8 @@ from .errors import (AlreadyExists, BadRequest, Conflict, ConnectionFailed, Forb
                      MethodNotAllowed, NotFound, OastError, ServerIOError, Timeout, TooLarge, Unauthenticated,
                      Unavailable, ValidationFailed, error_class)
 from .project import Members, Project, Projects
+from . import jobs
+from .jobs import Jobs, Pipelines
 from .users import ApiKeys, Users
 
 __version__ = "0.1.0"
@@ -39,4 +41,5 @@ __all__ = [
     "OastError", "BadRequest", "Unauthenticated", "Forbidden", "NotFound", "MethodNotAllowed", "Conflict",
     "AlreadyExists", "TooLarge", "ValidationFailed", "InternalError", "ServerIOError", "Unavailable", "Timeout",
     "ConnectionFailed", "error_class", "ROLES", "PERMISSIONS", "API_PREFIX", "CHUNK", "DEFAULT_ADDR",
+    "jobs", "Jobs", "Pipelines",
 ]

@@ -13,6 +13,7 @@ same handle, each in its own module.
 
 from .client import quote_path
 from .dataset import Datasets, Files
+from .jobs import Jobs, Pipelines
 
 
 class Projects:
@@ -53,6 +54,8 @@ class Project:
         self.members = Members(self)
         self.datasets = Datasets(self)
         self.files = Files(self)
+        self.jobs = Jobs(self)
+        self.pipelines = Pipelines(self)
 
     def __getattr__(self, key):
         info = self.__dict__.get("info") or {}

@@ -24,7 +24,7 @@
 
 static const struct cli_noun *const nouns[] = {
     &cli_noun_login, &cli_noun_user,  &cli_noun_project, &cli_noun_member,  &cli_noun_dataset,
-    &cli_noun_fs,    &cli_noun_share, &cli_noun_audit,   &cli_noun_version, NULL,
+    &cli_noun_fs,    &cli_noun_share, &cli_noun_audit,   &cli_noun_version, &cli_noun_job, &cli_noun_pipeline, NULL,
 };
 
 static const struct cli_opt global_opts[] = {

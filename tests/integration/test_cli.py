@@ -167,6 +167,8 @@ NOUN_VERBS = {
     "dataset": ["create", "list", "delete"],
     "fs": ["ls", "stat", "put", "get", "cat", "mkdir", "rm"],
     "share": ["create", "list", "accept", "revoke"],
+    "job": ["create", "list", "show", "run", "runs", "logs", "stop", "delete"],
+    "pipeline": ["create", "list", "show", "run", "runs", "rerun", "stop", "delete"],
 }
 
 
