@@ -91,8 +91,8 @@ int64_t jobs_proc_start(pid_t pid) {
   /* Field 2 is "(comm)", which may hold spaces: count fields after its last ')'. */
   char *p = strrchr(buf, ')');
   if (!p) return 0;
-  p++;
-  for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
+  p++; /* the space before field 3 */
+  for (int field = 3; field < 22 && p; field++) p = strchr(p + 1, ' ');
   return p ? strtoll(p + 1, NULL, 10) : 0;
 }
 

@@ -25,15 +25,18 @@ from oasttest import Server, World, oast_bin, stop_checked, wait_until
 RUN_TIMEOUT_S = 60
 
 #: A shell program that records its task and waits for its gate when given one:
-#: args: DIR NAME [GATE] [DEP...]; fails with 9 when a DEP has no mark in DIR,
-#: exits with the number in DIR/NAME.exit when that file exists.
+#: args: DIR NAME GATE|- [DEP...]; fails with 9 when a DEP has no mark in DIR,
+#: fails with 1 while its attempt number is at most the number in
+#: DIR/NAME.failures, exits with the number in DIR/NAME.exit when that file
+#: exists, else marks DIR/NAME.done.
 MARK_SH = r"""
 dir="$1"; me="$2"; gate="$3"; shift 3
 for dep in "$@"; do [ -f "$dir/$dep.done" ] || { echo "missing $dep"; exit 9; }; done
 echo $$ > "$dir/$me.pid"
-n=$(cat "$dir/$me.count" 2>/dev/null || echo 0); echo $((n+1)) > "$dir/$me.count"
-echo "$me attempt $((n+1))"
+n=$(cat "$dir/$me.count" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$dir/$me.count"
+echo "$me attempt $n"
 if [ "$gate" != "-" ]; then while [ ! -e "$gate" ]; do sleep 0.05; done; fi
+if [ -f "$dir/$me.failures" ] && [ $n -le $(cat "$dir/$me.failures") ]; then echo "$me fails"; exit 1; fi
 if [ -f "$dir/$me.exit" ]; then code=$(cat "$dir/$me.exit"); echo "$me exits $code"; exit "$code"; fi
 touch "$dir/$me.done"
 echo "$me done"

@@ -5,6 +5,7 @@
  * after a restart), notebooks to Python, and the pipeline's notify field.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "http/server.h"
 #include "jobs/notebook.h"
@@ -216,4 +217,18 @@ TEST(pipeline_notify_webhook) {
   ASSERT_EQ(parse("name: p\nnotify: http://x\ntasks: [{name: a, type: sensor, path: R/x}]\n", &p, msg),
             OAST_EBAD_REQUEST);
   ASSERT_STREQ(msg, "field \"notify\" must be an object such as {\"webhook\": URL}");
+}
+
+TEST(proc_start_is_field_22_of_proc_stat) {
+  FILE *f = fopen("/proc/self/stat", "r");
+  ASSERT(f);
+  char buf[1024];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')') + 2; /* field 3 */
+  for (int field = 3; field < 22; field++) p = strchr(p, ' ') + 1;
+  ASSERT_EQ(jobs_proc_start(getpid()), strtoll(p, NULL, 10));
+  ASSERT(jobs_proc_start(getpid()) > 0);
+  ASSERT_EQ(jobs_proc_start(0), 0);
 }
