@@ -20,6 +20,7 @@
 #include "util/buf.h"
 
 #define PROC_RESULT_MAX (256 * 1024) /* stdout of an op task kept as its result */
+#define RUN_DIRS_KEPT 64                /* empty run directories kept for reuse */
 
 /* One process in the pool: a job run, or an attempt of a pipeline's operation task. */
 struct proc {
@@ -41,6 +42,26 @@ struct sched_entry {
   int64_t id;
   struct cron cron;
   int64_t last;               /* the watermark */
+};
+
+/* A process start, written at the next flush. */
+struct started_rec {
+  int64_t job_run_id;         /* 0: an op task */
+  int64_t prun_id;            /* 0: not a pipeline task */
+  size_t task;
+  int64_t pid, pstart;
+};
+
+enum outcome { OUT_SUCCEEDED, OUT_FAILED, OUT_KILLED };
+
+/* The end of a job run, written at the next flush. */
+struct ended_rec {
+  int64_t job_run_id;
+  enum outcome o;
+  int exit_code, sig;         /* -1 / 0 when none */
+  bool timed_out;
+  char *message;              /* owned, may be NULL */
+  char token_hash[65];        /* its own token to revoke, or "" */
 };
 
 struct inbox_item {
@@ -71,6 +92,13 @@ struct jobs_service {
   int64_t last_cron, last_poke;
   int64_t *dirty;             /* job runs with new output to announce */
   size_t ndirty, capdirty;
+  struct started_rec *starts; /* written by flush, in one transaction per tick */
+  size_t nstarts, capstarts;
+  struct ended_rec *ends;
+  size_t nends, capends;
+  char *free_dirs[RUN_DIRS_KEPT];  /* empty run directories to reuse (service.c) */
+  size_t nfree_dirs;
+  uint64_t run_dirs_made;
 };
 
 #endif

@@ -37,15 +37,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "auth/auth.h"
 #include "http/server.h"
 #include "jobs/internal.h"
 #include "meta/meta.h"
 #include "util/alloc.h"
+#include "util/crypto.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/log.h"
 
 #define MESSAGE_MAX 1024
+#define TOKEN_TTL_S (30 * 86400)  /* a run's token; revoked when the run ends */
 
 struct ptask {
   struct proc *proc;        /* its process (op and job tasks), or NULL */
@@ -66,6 +69,8 @@ struct prun {
   struct ptask *t;
   size_t *ready;
   bool stop, cancelling, done;
+  char *token;              /* the run's job token (its tasks share it), or NULL until needed */
+  char token_hash[65];
   struct prun *next;
 };
 
@@ -99,7 +104,31 @@ static void prun_free(struct prun *pr) {
   pipeline_spec_free(pr->spec);
   free(pr->project);
   free(pr->pipeline);
+  if (pr->token) explicit_bzero(pr->token, strlen(pr->token));
+  free(pr->token);
   free(pr);
+}
+
+const char *runner_token(struct server *s, struct prun *pr, oast_err *e) {
+  if (pr->token) return pr->token;
+  char *token = NULL;
+  char hash[65];
+  int rc = meta_begin(s->meta, e);
+  if (rc) return NULL;
+  rc = auth_token_create(s, pr->user_id, "job", pr->project_id, TOKEN_TTL_S, &token, NULL, e);
+  if (!rc) {
+    crypto_sha256_hex(token, strlen(token), hash);
+    rc = meta_exec(s->meta, e, "UPDATE pipeline_runs SET token_hash = ? WHERE id = ?", "si", hash, pr->id);
+  }
+  if (!rc) rc = meta_commit(s->meta, e);
+  if (rc) {
+    meta_rollback(s->meta);
+    free(token);
+    return NULL;
+  }
+  memcpy(pr->token_hash, hash, sizeof hash);
+  pr->token = token;
+  return token;
 }
 
 static void set_message(struct ptask *t, const char *msg) {
@@ -194,8 +223,8 @@ static void persist(struct server *s, struct prun *pr, const char *final) {
         meta_stmt(s->meta,
                   "UPDATE task_runs SET state = ?, attempts = ?, not_before = ?, job_run_id = ?, started = ?, ended = ?, "
                   "exit_code = ?, message = ?, result = ?, "
-                  "pid = CASE WHEN ? THEN pid END, pstart = CASE WHEN ? THEN pstart END, "
-                  "token_hash = CASE WHEN ? THEN token_hash END WHERE run_id = ? AND idx = ?"),
+                  "pid = CASE WHEN ? THEN pid END, pstart = CASE WHEN ? THEN pstart END "
+                  "WHERE run_id = ? AND idx = ?"),
         "sii", dag_state_name(pr->dag[i].state), (int64_t)pr->dag[i].attempts, pr->dag[i].not_before);
     if (!st) {
       rc = -1;
@@ -209,15 +238,14 @@ static void persist(struct server *s, struct prun *pr, const char *final) {
     if (t->result) sqlite3_bind_text(st, 9, t->result, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 10, running);
     sqlite3_bind_int(st, 11, running);
-    sqlite3_bind_int(st, 12, running);
-    sqlite3_bind_int64(st, 13, pr->id);
-    sqlite3_bind_int64(st, 14, (int64_t)i);
+    sqlite3_bind_int64(st, 12, pr->id);
+    sqlite3_bind_int64(st, 13, (int64_t)i);
     if (sqlite3_step(st) != SQLITE_DONE) rc = -1;
     sqlite3_reset(st);
   }
   if (!rc && final)
-    rc = meta_exec(s->meta, &e, "UPDATE pipeline_runs SET state = ?, ended = ? WHERE id = ?", "sii", final, meta_now(),
-                   pr->id);
+    rc = meta_exec(s->meta, &e, "UPDATE pipeline_runs SET state = ?, ended = ?, token_hash = NULL WHERE id = ?", "sii",
+                   final, meta_now(), pr->id);
   if (!rc) rc = meta_commit(s->meta, &e);
   if (rc) {
     meta_rollback(s->meta);
@@ -226,7 +254,10 @@ static void persist(struct server *s, struct prun *pr, const char *final) {
   }
   memcpy(pr->saved, pr->dag, n * sizeof *pr->dag);
   for (size_t i = 0; i < n; i++) pr->t[i].dirty = false;
-  if (final) pr->done = true;
+  if (final) {
+    pr->done = true;
+    jobs_token_revoke(s, pr->token_hash);
+  }
 }
 
 /* The end of task i's attempt. */
@@ -244,11 +275,7 @@ static void finish(struct prun *pr, size_t i, bool ok, int64_t now, const char *
   set_message(t, ok ? NULL : message);
 }
 
-void runner_task_started(struct server *s, struct prun *pr, size_t i, struct proc *p, pid_t pid, int64_t pstart) {
-  pr->t[i].proc = p;
-  meta_exec(s->meta, NULL, "UPDATE task_runs SET pid = ?, pstart = ? WHERE run_id = ? AND idx = ?", "iiii",
-            (int64_t)pid, pstart, pr->id, (int64_t)i);
-}
+void runner_task_started(struct server *s, struct prun *pr, size_t i, struct proc *p) { pr->t[i].proc = p; }
 
 void runner_task_done(struct server *s, struct prun *pr, size_t i, bool ok, int exit_code, const char *message,
                       const char *result) {
@@ -460,45 +487,6 @@ static void start_op(struct server *s, struct prun *pr, size_t i, int64_t now) {
   free(log_abs);
 }
 
-static void start_job(struct server *s, struct prun *pr, size_t i, int64_t now) {
-  json_t *t = pr->spec->tasks[i].json;
-  const char *job = jstr(t, "job");
-  sqlite3_stmt *st =
-      meta_bind(meta_stmt(s->meta, "SELECT id, spec FROM jobs WHERE project_id = ? AND name = ?"), "is", pr->project_id, job);
-  int64_t job_id = 0;
-  char *spec = NULL;
-  if (st && sqlite3_step(st) == SQLITE_ROW) {
-    job_id = sqlite3_column_int64(st, 0);
-    spec = col_text(st, 1);
-  }
-  if (st) sqlite3_reset(st);
-  if (!job_id) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "job \"%s\" does not exist", job);
-    finish(pr, i, false, now, msg);
-    return;
-  }
-  json_t *doc = json_loads(spec, 0, NULL);
-  json_t *args = json_object_get(t, "args") ? json_object_get(t, "args") : json_object_get(doc, "args");
-  char *args_text = json_dumps(args ? args : json_array(), JSON_COMPACT);
-  json_decref(doc);
-  free(spec);
-  oast_err e;
-  int64_t run_id = 0;
-  int rc = meta_begin(s->meta, &e);
-  if (!rc) rc = jobs_run_insert(s, job_id, pr->project_id, pr->user_id, "pipeline", 0, args_text ? args_text : "[]",
-                                pr->id, pr->spec->tasks[i].name, &run_id, &e);
-  if (!rc) rc = meta_commit(s->meta, &e);
-  free(args_text);
-  if (rc) {
-    meta_rollback(s->meta);
-    finish(pr, i, false, now, e.msg);
-    return;
-  }
-  pr->t[i].job_run_id = run_id;
-  jobs_launch_run(s, run_id, pr, i);
-}
-
 /* Looks for a sensor's path; finishes it when found or timed out. */
 static void poke(struct server *s, struct prun *pr, size_t i, int64_t now) {
   struct ptask *t = &pr->t[i];
@@ -523,11 +511,12 @@ static void poke(struct server *s, struct prun *pr, size_t i, int64_t now) {
   t->next_poke = now + (json_is_integer(iv) ? json_integer_value(iv) : PIPELINE_DEFAULT_POKE_INTERVAL_S);
 }
 
-static void start_task(struct server *s, struct prun *pr, size_t i, int64_t now) {
+/* Marks task i started (an attempt counted) and clears what its last attempt left. */
+static bool begin_attempt(struct prun *pr, size_t i, int64_t now) {
   oast_err e;
   if (dag_start(pr->spec, pr->dag, i, &e) != 0) {
     log_error("pipeline run %" PRId64 ": %s", pr->id, e.msg);
-    return;
+    return false;
   }
   struct ptask *t = &pr->t[i];
   t->started = now;
@@ -538,10 +527,72 @@ static void start_task(struct server *s, struct prun *pr, size_t i, int64_t now)
   free(t->result);
   t->result = NULL;
   set_message(t, NULL);
-  switch (pr->spec->tasks[i].type) {
-    case PTASK_SENSOR: poke(s, pr, i, now); break;
-    case PTASK_JOB: start_job(s, pr, i, now); break;
-    default: start_op(s, pr, i, now); break;
+  return true;
+}
+
+/*
+ * Makes the job runs of the job tasks among ready[0..k) in one
+ * transaction (a wide pipeline starts hundreds at once); a task whose job
+ * is gone fails.
+ */
+static void insert_job_runs(struct server *s, struct prun *pr, const size_t *ready, size_t k, int64_t now) {
+  oast_err e;
+  int rc = meta_begin(s->meta, &e);
+  for (size_t j = 0; j < k && !rc; j++) {
+    size_t i = ready[j];
+    if (pr->spec->tasks[i].type != PTASK_JOB || pr->dag[i].state != DAG_RUNNING) continue;
+    json_t *t = pr->spec->tasks[i].json;
+    sqlite3_stmt *st = meta_bind(meta_stmt(s->meta, "SELECT id, spec FROM jobs WHERE project_id = ? AND name = ?"), "is",
+                                 pr->project_id, jstr(t, "job"));
+    int64_t job_id = 0;
+    char *spec = NULL;
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+      job_id = sqlite3_column_int64(st, 0);
+      spec = col_text(st, 1);
+    }
+    if (st) sqlite3_reset(st);
+    if (!job_id) continue; /* reported by start_ready */
+    json_t *doc = json_loads(spec, 0, NULL);
+    json_t *args = json_object_get(t, "args") ? json_object_get(t, "args") : json_object_get(doc, "args");
+    char *args_text = json_dumps(args ? args : json_array(), JSON_COMPACT);
+    rc = jobs_run_insert(s, job_id, pr->project_id, pr->user_id, "pipeline", 0, args_text ? args_text : "[]", pr->id,
+                         pr->spec->tasks[i].name, &pr->t[i].job_run_id, &e);
+    free(args_text);
+    json_decref(doc);
+    free(spec);
+  }
+  if (!rc) rc = meta_commit(s->meta, &e);
+  if (rc) {
+    meta_rollback(s->meta);
+    for (size_t j = 0; j < k; j++) {
+      size_t i = ready[j];
+      if (pr->spec->tasks[i].type != PTASK_JOB || pr->dag[i].state != DAG_RUNNING) continue;
+      pr->t[i].job_run_id = 0;
+      finish(pr, i, false, now, e.msg);
+    }
+  }
+}
+
+/* Starts the ready tasks ready[0..k). */
+static void start_ready(struct server *s, struct prun *pr, const size_t *ready, size_t k, int64_t now) {
+  for (size_t j = 0; j < k; j++) begin_attempt(pr, ready[j], now);
+  insert_job_runs(s, pr, ready, k, now);
+  for (size_t j = 0; j < k; j++) {
+    size_t i = ready[j];
+    if (pr->dag[i].state != DAG_RUNNING) continue;
+    switch (pr->spec->tasks[i].type) {
+      case PTASK_SENSOR: poke(s, pr, i, now); break;
+      case PTASK_JOB:
+        if (pr->t[i].job_run_id) {
+          jobs_launch_run(s, pr->t[i].job_run_id, pr, i);
+        } else {
+          char msg[160];
+          snprintf(msg, sizeof msg, "job \"%s\" does not exist", jstr(pr->spec->tasks[i].json, "job"));
+          finish(pr, i, false, now, msg);
+        }
+        break;
+      default: start_op(s, pr, i, now); break;
+    }
   }
 }
 
@@ -644,7 +695,7 @@ static void advance(struct server *s, struct prun *pr, int64_t now) {
   for (size_t round = 0; round <= n; round++) {
     size_t k = dag_ready(pr->spec, pr->dag, now, pr->ready, NULL);
     if (k == 0) break;
-    for (size_t j = 0; j < k; j++) start_task(s, pr, pr->ready[j], now);
+    start_ready(s, pr, pr->ready, k, now);
     bool ended = false;
     for (size_t j = 0; j < k && !ended; j++) ended = pr->dag[pr->ready[j]].state != DAG_RUNNING;
     if (!ended) break;
@@ -659,7 +710,8 @@ static void advance(struct server *s, struct prun *pr, int64_t now) {
 
 void runner_tick(struct server *s, int64_t now) {
   struct jobs_service *v = s->jobs;
-  for (struct prun *pr = v->pruns; pr; pr = pr->next) advance(s, pr, now);
+  for (struct prun *pr = v->pruns; pr; pr = pr->next)
+    if (!pr->done) advance(s, pr, now);
   for (struct prun **pp = &v->pruns; *pp;) {
     struct prun *pr = *pp;
     if (pr->done && !any_proc(pr)) {
@@ -705,6 +757,13 @@ int runner_recover(struct server *s, oast_err *e) {
                 meta_now(), ids[k]);
       continue;
     }
+    /* The old token's secret died with the old process: revoke it; a new one is made when needed. */
+    st = meta_bind(meta_stmt(s->meta, "SELECT token_hash FROM pipeline_runs WHERE id = ?"), "i", pr->id);
+    char *old = st && sqlite3_step(st) == SQLITE_ROW ? col_text(st, 0) : NULL;
+    if (st) sqlite3_reset(st);
+    jobs_token_revoke(s, old);
+    free(old);
+    meta_exec(s->meta, NULL, "UPDATE pipeline_runs SET token_hash = NULL WHERE id = ?", "i", pr->id);
     for (size_t i = 0; i < pr->spec->ntasks; i++) {
       if (pr->dag[i].state != DAG_RUNNING) continue;
       if (pr->spec->tasks[i].type == PTASK_SENSOR) {
@@ -712,18 +771,10 @@ int runner_recover(struct server *s, oast_err *e) {
         continue;
       }
       st = meta_bind(meta_stmt(s->meta,
-                               "SELECT coalesce(pid, 0), coalesce(pstart, 0), token_hash FROM task_runs "
-                               "WHERE run_id = ? AND idx = ?"),
+                               "SELECT coalesce(pid, 0), coalesce(pstart, 0) FROM task_runs WHERE run_id = ? AND idx = ?"),
                      "ii", pr->id, (int64_t)i);
-      if (st && sqlite3_step(st) == SQLITE_ROW) {
-        jobs_kill_orphan(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
-        char *tok = col_text(st, 2);
-        sqlite3_reset(st);
-        jobs_token_revoke(s, tok);
-        free(tok);
-      } else if (st) {
-        sqlite3_reset(st);
-      }
+      if (st && sqlite3_step(st) == SQLITE_ROW) jobs_kill_orphan(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+      if (st) sqlite3_reset(st);
       finish(pr, i, false, now, "lost: the server stopped while it ran");
     }
     persist(s, pr, NULL);

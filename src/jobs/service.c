@@ -66,6 +66,8 @@ extern char **environ;
 
 static const char *const run_states[] = {"queued", "running", "succeeded", "failed", "killed", NULL};
 
+static void flush(struct server *s);
+
 /* ---- small helpers ---- */
 
 static char *col_text(sqlite3_stmt *st, int i) {
@@ -257,6 +259,44 @@ static const char *service_addr(struct server *s) {
 
 /* ---- processes ---- */
 
+/*
+ * A private, empty working directory for one process. Directories that
+ * their process left empty are kept for the next ones (most are: jobs
+ * write their results through the API), since creating and deleting a
+ * directory per run is a real share of a tiny task's cost.
+ */
+static int make_run_dir(struct server *s, struct proc *p, oast_err *e) {
+  struct jobs_service *v = s->jobs;
+  if (v->nfree_dirs) {
+    p->run_dir = v->free_dirs[--v->nfree_dirs];
+    return 0;
+  }
+  p->run_dir = xasprintf("%s/jobs/run-%" PRIu64, s->tmp_dir, ++v->run_dirs_made);
+  fs_remove_tree(p->run_dir, NULL);
+  return fs_mkdirs(p->run_dir, 0700, e);
+}
+
+static bool dir_empty(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) return false;
+  struct dirent *de;
+  bool empty = true;
+  while (empty && (de = readdir(d)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) empty = false;
+  closedir(d);
+  return empty;
+}
+
+/* Gives a run directory back: kept when empty (and not too many are), else removed. */
+static void drop_run_dir(struct jobs_service *v, char *dir) {
+  if (v->nfree_dirs < RUN_DIRS_KEPT && dir_empty(dir)) {
+    v->free_dirs[v->nfree_dirs++] = dir;
+    return;
+  }
+  fs_remove_tree(dir, NULL);
+  free(dir);
+}
+
 static struct proc *proc_new(struct jobs_service *v, int64_t job_run_id, struct prun *pr, size_t task);
 static void proc_free(struct jobs_service *v, struct proc *p);
 
@@ -280,41 +320,30 @@ static void proc_free(struct jobs_service *v, struct proc *p) {
   if (p->prev) p->prev->next = p->next;
   else v->procs = p->next;
   if (p->next) p->next->prev = p->prev;
-  if (p->run_dir) fs_remove_tree(p->run_dir, NULL);
-  free(p->run_dir);
+  if (p->run_dir) drop_run_dir(v, p->run_dir);
   buf_release(&p->out);
   free(p);
 }
 
 static struct proc *of(struct sched_task *t) { return (struct proc *)t; }
 
-enum outcome { OUT_SUCCEEDED, OUT_FAILED, OUT_KILLED };
-
 /*
  * The end of a process (or of a run that never got one): the run's row
- * and its token, the log followers, the pipeline runner. Frees p.
+ * and its token are written at the next flush (with the other changes of
+ * the same scheduler round, in one transaction); the pipeline runner
+ * learns of it at once. Frees p.
  */
 static void proc_finish(struct server *s, struct proc *p, enum outcome o, int exit_code, int sig, bool timed_out,
                         const char *message) {
   struct jobs_service *v = s->jobs;
-  jobs_token_revoke(s, p->token_hash);
   if (p->job_run_id) {
-    sqlite3_stmt *st = meta_bind(
-        meta_stmt(s->meta,
-                  "UPDATE job_runs SET state = ?, exit_code = ?, signal = ?, timed_out = ?, message = ?, ended = ?, "
-                  "token_hash = NULL WHERE id = ?"),
-        "s", run_states[o == OUT_SUCCEEDED ? 2 : o == OUT_FAILED ? 3 : 4]);
-    if (st) {
-      if (exit_code >= 0) sqlite3_bind_int(st, 2, exit_code);
-      if (sig) sqlite3_bind_int(st, 3, sig);
-      sqlite3_bind_int(st, 4, timed_out ? 1 : 0);
-      if (message) sqlite3_bind_text(st, 5, message, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64(st, 6, meta_now());
-      sqlite3_bind_int64(st, 7, p->job_run_id);
-      if (sqlite3_step(st) != SQLITE_DONE) log_error("job run %" PRId64 ": cannot record its end", p->job_run_id);
-      sqlite3_reset(st);
-    }
-    follow_hub_notify(v->hub, p->job_run_id);
+    if (v->nends == v->capends)
+      v->ends = xreallocarray(v->ends, v->capends = v->capends ? v->capends * 2 : 16, sizeof *v->ends);
+    struct ended_rec *r = &v->ends[v->nends++];
+    *r = (struct ended_rec){p->job_run_id, o, exit_code, sig, timed_out, message ? xstrdup(message) : NULL, ""};
+    memcpy(r->token_hash, p->token_hash, sizeof r->token_hash);
+  } else {
+    jobs_token_revoke(s, p->token_hash);
   }
   if (p->pr) {
     char *result = NULL;
@@ -327,12 +356,79 @@ static void proc_finish(struct server *s, struct proc *p, enum outcome o, int ex
 
 static void on_start(struct server *s, struct sched_task *t, pid_t pid, const int *gpus, size_t ngpus) {
   struct proc *p = of(t);
-  int64_t pstart = jobs_proc_start(pid);
-  if (p->job_run_id)
-    meta_exec(s->meta, NULL,
-              "UPDATE job_runs SET state = 'running', started = ?, pid = ?, pstart = ? WHERE id = ? AND state = 'queued'",
-              "iiii", meta_now(), (int64_t)pid, pstart, p->job_run_id);
-  if (p->pr) runner_task_started(s, p->pr, p->task, p, pid, pstart);
+  struct jobs_service *v = s->jobs;
+  if (v->nstarts == v->capstarts)
+    v->starts = xreallocarray(v->starts, v->capstarts = v->capstarts ? v->capstarts * 2 : 16, sizeof *v->starts);
+  int64_t run_id = 0, project_id, user_id;
+  const char *project;
+  if (p->pr) runner_identity(p->pr, &run_id, &project_id, &user_id, &project);
+  v->starts[v->nstarts++] = (struct started_rec){p->job_run_id, run_id, p->task, (int64_t)pid, jobs_proc_start(pid)};
+  if (p->pr) runner_task_started(s, p->pr, p->task, p);
+}
+
+/*
+ * Writes the starts and ends of the last scheduler round in one
+ * transaction, then revokes the ended runs' tokens from the access cache
+ * and wakes their log followers (who ask the database whether the run is
+ * still active). Kept for the next round when the database is busy.
+ */
+static void flush(struct server *s) {
+  struct jobs_service *v = s->jobs;
+  if (!v->nstarts && !v->nends) return;
+  oast_err e;
+  if (meta_begin(s->meta, &e) != 0) {
+    log_warn("jobs: cannot record run states now (%s); trying again", e.msg);
+    return;
+  }
+  int rc = 0;
+  bool revoked = false;
+  for (size_t i = 0; i < v->nstarts && !rc; i++) {
+    struct started_rec *r = &v->starts[i];
+    if (r->job_run_id)
+      rc = meta_exec(s->meta, &e,
+                     "UPDATE job_runs SET state = 'running', started = ?, pid = ?, pstart = ? "
+                     "WHERE id = ? AND state = 'queued'",
+                     "iiii", meta_now(), r->pid, r->pstart, r->job_run_id);
+    if (!rc && r->prun_id)
+      rc = meta_exec(s->meta, &e, "UPDATE task_runs SET pid = ?, pstart = ? WHERE run_id = ? AND idx = ?", "iiii",
+                     r->pid, r->pstart, r->prun_id, (int64_t)r->task);
+  }
+  for (size_t i = 0; i < v->nends && !rc; i++) {
+    struct ended_rec *r = &v->ends[i];
+    sqlite3_stmt *st = meta_bind(
+        meta_stmt(s->meta,
+                  "UPDATE job_runs SET state = ?, exit_code = ?, signal = ?, timed_out = ?, message = ?, ended = ?, "
+                  "token_hash = NULL WHERE id = ?"),
+        "s", run_states[r->o == OUT_SUCCEEDED ? 2 : r->o == OUT_FAILED ? 3 : 4]);
+    if (!st) {
+      rc = -1;
+      break;
+    }
+    if (r->exit_code >= 0) sqlite3_bind_int(st, 2, r->exit_code);
+    if (r->sig) sqlite3_bind_int(st, 3, r->sig);
+    sqlite3_bind_int(st, 4, r->timed_out ? 1 : 0);
+    if (r->message) sqlite3_bind_text(st, 5, r->message, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 6, meta_now());
+    sqlite3_bind_int64(st, 7, r->job_run_id);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = -1;
+    sqlite3_reset(st);
+    if (!rc && r->token_hash[0]) {
+      rc = meta_exec(s->meta, &e, "DELETE FROM tokens WHERE token_hash = ?", "s", r->token_hash);
+      revoked = true;
+    }
+  }
+  if (!rc) rc = meta_commit(s->meta, &e);
+  if (rc) {
+    meta_rollback(s->meta);
+    log_warn("jobs: cannot record run states now; trying again");
+    return;
+  }
+  if (revoked) auth_cache_invalidate(s);
+  for (size_t i = 0; i < v->nends; i++) {
+    follow_hub_notify(v->hub, v->ends[i].job_run_id);
+    free(v->ends[i].message);
+  }
+  v->nstarts = v->nends = 0;
 }
 
 static void on_line(struct server *s, struct sched_task *t, enum exec_stream stream, const char *line, size_t n) {
@@ -491,41 +587,40 @@ struct start {
 };
 
 /*
- * Makes the job token (recorded with the run or task so a crash can
- * revoke it), the environment and the log's folder, and submits the
- * process. 0, or an error with nothing left behind but p's token (revoked
- * by proc_finish).
+ * Gets the job token (a standalone run makes its own, recorded with the
+ * run so a crash can revoke it; a pipeline task uses its run's), the
+ * environment and the log's folder, and submits the process. 0, or an
+ * error with nothing left behind but p's token (revoked by proc_finish).
  */
 static int start_process(struct server *s, struct proc *p, const struct start *st, oast_err *e) {
-  int64_t ttl = st->timeout_s > 0 ? (int64_t)st->timeout_s + TOKEN_SLACK_S : TOKEN_TTL_NO_TIMEOUT_S;
   char *token = NULL;
-  int rc = meta_begin(s->meta, e);
-  if (rc) return rc;
-  rc = auth_token_create(s, st->user_id, "job", st->project_id, ttl, &token, NULL, e);
-  if (!rc) {
-    crypto_sha256_hex(token, strlen(token), p->token_hash);
-    if (p->job_run_id)
+  int rc = 0;
+  if (p->pr) {
+    /* A pipeline's tasks share their run's token. */
+    const char *t = runner_token(s, p->pr, e);
+    if (!t) return e->code ? e->code : OAST_EINTERNAL;
+    token = xstrdup(t);
+  } else {
+    int64_t ttl = st->timeout_s > 0 ? (int64_t)st->timeout_s + TOKEN_SLACK_S : TOKEN_TTL_NO_TIMEOUT_S;
+    if ((rc = meta_begin(s->meta, e))) return rc;
+    rc = auth_token_create(s, st->user_id, "job", st->project_id, ttl, &token, NULL, e);
+    if (!rc) {
+      crypto_sha256_hex(token, strlen(token), p->token_hash);
       rc = meta_exec(s->meta, e, "UPDATE job_runs SET token_hash = ? WHERE id = ?", "si", p->token_hash,
                      p->job_run_id);
-    else {
-      int64_t run_id, project_id, user_id;
-      const char *project;
-      runner_identity(p->pr, &run_id, &project_id, &user_id, &project);
-      rc = meta_exec(s->meta, e, "UPDATE task_runs SET token_hash = ? WHERE run_id = ? AND idx = ?", "sii",
-                     p->token_hash, run_id, (int64_t)p->task);
     }
-  }
-  if (!rc) rc = meta_commit(s->meta, e);
-  if (rc) {
-    meta_rollback(s->meta);
-    p->token_hash[0] = '\0';
-    free(token);
-    return rc;
+    if (!rc) rc = meta_commit(s->meta, e);
+    if (rc) {
+      meta_rollback(s->meta);
+      p->token_hash[0] = '\0';
+      free(token);
+      return rc;
+    }
   }
   char *logdir = xstrdup(st->log_abs);
   char *slash = strrchr(logdir, '/');
   if (slash) *slash = '\0';
-  rc = fs_mkdirs(logdir, 0700, e);
+  if (!fs_is_dir(logdir)) rc = fs_mkdirs(logdir, 0700, e);
   free(logdir);
   char **env = rc ? NULL : env_build(s, token, st->project, st->job_env, st->extra_env[0], st->extra_env[1]);
   explicit_bzero(token, strlen(token));
@@ -547,19 +642,25 @@ static int start_process(struct server *s, struct proc *p, const struct start *s
   return rc;
 }
 
-/* A fresh private directory for one process. */
-static int make_run_dir(struct server *s, struct proc *p, const char *name, oast_err *e) {
-  p->run_dir = xasprintf("%s/jobs/%s", s->tmp_dir, name);
-  fs_remove_tree(p->run_dir, NULL);
-  return fs_mkdirs(p->run_dir, 0700, e);
-}
-
-/* Copies the job's program into the run directory; *argv0 etc. filled in (owned by the caller). */
-static int stage_program(struct server *s, struct proc *p, int64_t project_id, const char *project,
-                         const struct job_spec *spec, char **prog, oast_err *e) {
+/*
+ * The program of a run, staged: runs read a private, immutable copy, so
+ * replacing the file in its dataset never changes a run in flight. The
+ * copy is cached per version of the file (device, inode, size and
+ * modification time: files in datasets are only ever replaced whole, by
+ * rename, so a new version is a new inode) under tmp/jobs/programs, which
+ * the server clears when it starts. A notebook is cached as its Python
+ * conversion; a binary as a copy of its own with an executable mode;
+ * other programs as a hard link when the filesystem allows. *prog is
+ * allocated.
+ */
+static int stage_program(struct server *s, int64_t project_id, const char *project, const struct job_spec *spec,
+                         char **prog, oast_err *e) {
   char *abs = NULL;
+  *prog = NULL;
   int rc = jobs_resolve_path(s, project_id, project, spec->program, &abs, e);
   if (!rc) rc = jobs_check_program(abs, spec->type, e);
+  struct stat sb;
+  if (!rc && stat(abs, &sb) != 0) rc = oast_err_set(e, OAST_ENOT_FOUND, "the program file does not exist");
   if (rc) {
     oast_err inner = *e;
     free(abs);
@@ -567,24 +668,39 @@ static int stage_program(struct server *s, struct proc *p, int64_t project_id, c
   }
   const char *base = strrchr(spec->program, '/');
   base = base ? base + 1 : spec->program;
+  char *dir = xasprintf("%s/jobs/programs/%llx-%llx-%llx-%lld.%09ld-%d", s->tmp_dir, (unsigned long long)sb.st_dev,
+                        (unsigned long long)sb.st_ino, (unsigned long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
+                        sb.st_mtim.tv_nsec, (int)spec->type);
+  *prog = spec->type == JOB_NOTEBOOK ? xasprintf("%s/%.*s.py", dir, (int)(strlen(base) - 6), base)
+                                     : xasprintf("%s/%s", dir, base);
+  if (access(*prog, F_OK) == 0) goto out; /* staged before */
+  if ((rc = fs_mkdirs(dir, 0700, e))) goto out;
+  char *tmp = xasprintf("%s.staging", *prog);
   if (spec->type == JOB_NOTEBOOK) {
     char *text = NULL, *py = NULL;
     size_t len = 0, pylen = 0;
     rc = fs_read_all(abs, NOTEBOOK_MAX_BYTES, &text, &len, e);
     if (!rc) rc = notebook_to_python(text, len, &py, &pylen, e);
     if (!rc) {
-      *prog = xasprintf("%s/%.*s.py", p->run_dir, (int)(strlen(base) - 6), base);
-      rc = fs_write_atomic(*prog, py, pylen, 0600, e);
+      rc = fs_write_atomic(tmp, py, pylen, 0600, e);
     } else {
       oast_err inner = *e;
       rc = oast_err_set(e, inner.code, "notebook \"%s\": %s", spec->program, inner.msg);
     }
     free(text);
     free(py);
-  } else {
-    *prog = xasprintf("%s/%s", p->run_dir, base);
-    rc = copy_file(abs, *prog, spec->type == JOB_BINARY ? 0700 : 0600, e);
+  } else if (spec->type == JOB_BINARY || link(abs, tmp) != 0) {
+    rc = copy_file(abs, tmp, spec->type == JOB_BINARY ? 0700 : 0600, e);
   }
+  if (!rc && rename(tmp, *prog) != 0) rc = oast_err_set(e, OAST_EIO, "cannot stage the program: %s", strerror(errno));
+  if (rc) unlink(tmp);
+  free(tmp);
+out:
+  if (rc) {
+    free(*prog);
+    *prog = NULL;
+  }
+  free(dir);
   free(abs);
   return rc;
 }
@@ -618,8 +734,6 @@ void jobs_launch_run(struct server *s, int64_t id, struct prun *pr, size_t task)
   int rc = 0;
   if (strcmp(state, "queued") != 0) goto out_free; /* stopped before it started */
   struct proc *p = proc_new(v, id, pr, task);
-  char idbuf[64];
-  snprintf(idbuf, sizeof idbuf, "run-%" PRId64, id);
   doc = json_loads(spec_text, 0, NULL);
   if (!doc || job_spec_from_json(doc, &spec, &e) != 0) {
     rc = oast_err_set(&e, OAST_EINTERNAL, "the job's stored definition is unreadable");
@@ -629,7 +743,7 @@ void jobs_launch_run(struct server *s, int64_t id, struct prun *pr, size_t task)
     rc = oast_err_set(&e, OAST_EFORBIDDEN, "the user who launched it is no longer a member of project \"%s\"", project);
     goto fail;
   }
-  if ((rc = make_run_dir(s, p, idbuf, &e)) || (rc = stage_program(s, p, project_id, project, spec, &prog, &e)))
+  if ((rc = make_run_dir(s, p, &e)) || (rc = stage_program(s, project_id, project, spec, &prog, &e)))
     goto fail;
   argv_json = json_loads(args ? args : "[]", 0, NULL);
   size_t nargs = json_array_size(argv_json), a = 0;
@@ -673,9 +787,7 @@ int jobs_launch_op(struct server *s, struct prun *pr, size_t task, const struct 
   const char *project;
   runner_identity(pr, &run_id, &project_id, &user_id, &project);
   struct proc *p = proc_new(v, 0, pr, task);
-  char name[96];
-  snprintf(name, sizeof name, "task-%" PRId64 "-%zu", run_id, task);
-  int rc = make_run_dir(s, p, name, e);
+  int rc = make_run_dir(s, p, e);
   if (!rc && op->file_name) {
     char *path = fs_join(p->run_dir, op->file_name);
     rc = fs_write_atomic(path, op->file_body, strlen(op->file_body), 0600, e);
@@ -935,6 +1047,7 @@ static int recover_runs(struct server *s, oast_err *e) {
 
 static void tick(struct server *s, void *arg) {
   struct jobs_service *v = s->jobs;
+  flush(s); /* the pool's callbacks of this round */
   if (!service_addr(s)) return; /* processes need the address; nothing starts before the server listens */
   int64_t now = (int64_t)time(NULL);
   if (now != v->last_cron) {
@@ -957,6 +1070,7 @@ static void tick(struct server *s, void *arg) {
   }
   free(items);
   runner_tick(s, now);
+  flush(s);
   /* Output of the last pool round is in the log files now: wake its followers. */
   for (size_t i = 0; i < v->ndirty; i++) follow_hub_notify(v->hub, v->dirty[i]);
   for (struct proc *p = v->procs; p; p = p->next) p->log_dirty = false;
@@ -1022,9 +1136,14 @@ void jobs_service_quiesce(struct server *s) {
 void jobs_service_free(struct server *s) {
   struct jobs_service *v = s->jobs;
   if (!v) return;
+  flush(s);
   notifier_stop(v->notifier);
   runner_free_all(s);
   while (v->procs) proc_free(v, v->procs);
+  for (size_t i = 0; i < v->nends; i++) free(v->ends[i].message);
+  free(v->ends);
+  for (size_t i = 0; i < v->nfree_dirs; i++) free(v->free_dirs[i]);
+  free(v->starts);
   follow_hub_free(v->hub);
   for (size_t i = 0; i < v->nbase_env; i++) free(v->base_env[i]);
   free(v->base_env);

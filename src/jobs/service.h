@@ -159,7 +159,7 @@ void runner_stop(struct server *s, int64_t id);
 void runner_tick(struct server *s, int64_t now);
 void runner_free_all(struct server *s);
 /* Task i's process started (pid) or ended; result is its stdout as JSON (op tasks) or NULL. */
-void runner_task_started(struct server *s, struct prun *pr, size_t i, struct proc *p, pid_t pid, int64_t pstart);
+void runner_task_started(struct server *s, struct prun *pr, size_t i, struct proc *p);
 void runner_task_done(struct server *s, struct prun *pr, size_t i, bool ok, int exit_code, const char *message,
                       const char *result);
 /* The webhook of pipeline run `id` and the JSON body to POST to it (both caller frees); -1 when it has none. */
@@ -167,6 +167,8 @@ int runner_webhook(struct server *s, int64_t id, char **url, char **body);
 /* What service.c needs to know of a run it starts a process for. */
 void runner_identity(struct prun *pr, int64_t *run_id, int64_t *project_id, int64_t *user_id, const char **project);
 int64_t runner_task_timeout(struct prun *pr, size_t task);
+/* The run's job token (made on first use, revoked when the run ends), borrowed; NULL with e set on failure. */
+const char *runner_token(struct server *s, struct prun *pr, oast_err *e);
 /* The process of task i (NULL once it is gone without an end to report). */
 void runner_task_proc(struct prun *pr, size_t task, struct proc *p);
 

@@ -104,7 +104,7 @@ const struct migration meta_migrations[] = {
      "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
      "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
      "  state TEXT NOT NULL CHECK (state IN ('running','succeeded','failed','killed')),"
-     "  trigger TEXT NOT NULL, scheduled_for INTEGER, spec TEXT NOT NULL, notified TEXT,"
+     "  trigger TEXT NOT NULL, scheduled_for INTEGER, spec TEXT NOT NULL, notified TEXT, token_hash TEXT,"
      "  created INTEGER NOT NULL, ended INTEGER);"
      "CREATE INDEX pipeline_runs_pipeline ON pipeline_runs(pipeline_id, id);"
      "CREATE INDEX pipeline_runs_running ON pipeline_runs(state) WHERE state = 'running';"
@@ -112,7 +112,7 @@ const struct migration meta_migrations[] = {
      "  run_id INTEGER NOT NULL REFERENCES pipeline_runs(id) ON DELETE CASCADE, idx INTEGER NOT NULL,"
      "  name TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
      "  not_before INTEGER NOT NULL DEFAULT 0, job_run_id INTEGER, exit_code INTEGER, message TEXT, result TEXT,"
-     "  pid INTEGER, pstart INTEGER, token_hash TEXT, started INTEGER, ended INTEGER,"
+     "  pid INTEGER, pstart INTEGER, started INTEGER, ended INTEGER,"
      "  PRIMARY KEY (run_id, idx))"},
 };
 

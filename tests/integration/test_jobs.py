@@ -148,7 +148,7 @@ def test_stop_kills_and_marks_killed(jworld, tmp_path):
     jobs.create("wait", "shell", "Resources/mark.sh", args=[str(tmp_path), "w", str(tmp_path / "never")])
     run = jobs.run("wait")
     pid = int(wait_file(tmp_path / "w.pid").read_text())
-    assert jobs.get_run("wait", run["id"])["state"] == "running"
+    poll(lambda: jobs.get_run("wait", run["id"])["state"] == "running")
     # A running job cannot be deleted.
     with pytest.raises(oast.Conflict):
         jobs.delete("wait")
