@@ -4,7 +4,7 @@
 
 PYTHON ?= /usr/bin/python3
 CC ?= cc
-PKGS := libmicrohttpd gnutls libcurl jansson sqlite3 libargon2 lmdb libzstd zlib yaml-0.1
+PKGS := libmicrohttpd gnutls libcurl jansson sqlite3 libargon2 lmdb libzstd zlib yaml-0.1 xgboost hdf5
 
 ifeq ($(SANITIZE),)
 BUILD ?= build

@@ -4,11 +4,12 @@
  *
  * It is the peer the Oast server is measured against, so it runs the
  * daemon exactly as `oast server` does (src/http/server.c): an internal
- * polling thread with epoll, a pool of worker threads (4 unless told
- * otherwise), the same connection timeout, per-connection memory limit,
- * address reuse and a completion callback, and it answers on the second
- * call of the access handler, once the (empty) body has been read, as
- * Oast's router does. What is left is the cost of the library itself, so
+ * polling thread with epoll that allows suspending connections, a pool
+ * of worker threads (4 unless told otherwise), the same connection
+ * timeout, per-connection memory limit, address reuse and a completion
+ * callback, and it answers on the second call of the access handler, once
+ * the body (empty, or read and dropped) has been read, as Oast's router
+ * does. What is left is the cost of the library itself, so
  * the ratio of Oast's rate to this one is the share of the ceiling that
  * Oast's own request pipeline keeps.
  *
@@ -91,8 +92,8 @@ int main(int argc, char **argv) {
   a4.sin_family = AF_INET;
   a4.sin_port = htons((uint16_t)port);
   a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port, NULL,
-                                          NULL, access_cb, NULL,
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+  struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_cb, NULL,
                                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a4,
                                           MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
                                           MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,

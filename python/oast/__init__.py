@@ -21,11 +21,18 @@ files); later parts of the platform add their own modules and hang off
 
 from .client import (API_PREFIX, CHUNK, DEFAULT_ADDR, Connection, LoginToken, Record, config_path, connect,
                      load_config, login)
+from . import featureview
 from .dataset import Datasets, Files
+from .featureview import (FeatureView, create_feature_view, create_training_data, delete_feature_view,
+                          get_feature_vector, get_feature_vectors, get_feature_view, get_training_data,
+                          list_feature_views)
 from .errors import (AlreadyExists, BadRequest, Conflict, ConnectionFailed, Forbidden, InternalError,
                      MethodNotAllowed, NotFound, OastError, ServerIOError, Timeout, TooLarge, Unauthenticated,
                      Unavailable, ValidationFailed, error_class)
 from .project import Members, Project, Projects
+from . import model, serving
+from .model import Model, Models
+from .serving import Deployment, DeploymentFailed, Deployments
 from . import jobs
 from .jobs import Jobs, Pipelines
 from .users import ApiKeys, Users
@@ -41,5 +48,8 @@ __all__ = [
     "OastError", "BadRequest", "Unauthenticated", "Forbidden", "NotFound", "MethodNotAllowed", "Conflict",
     "AlreadyExists", "TooLarge", "ValidationFailed", "InternalError", "ServerIOError", "Unavailable", "Timeout",
     "ConnectionFailed", "error_class", "ROLES", "PERMISSIONS", "API_PREFIX", "CHUNK", "DEFAULT_ADDR",
+    "model", "serving", "Model", "Models", "Deployment", "Deployments", "DeploymentFailed",
+    "featureview", "FeatureView", "create_feature_view", "get_feature_view", "list_feature_views",
+    "delete_feature_view", "create_training_data", "get_training_data", "get_feature_vector", "get_feature_vectors",
     "jobs", "Jobs", "Pipelines",
 ]

@@ -188,6 +188,9 @@ struct cli_ctx {
 
 extern const struct cli_noun cli_noun_login, cli_noun_user, cli_noun_project, cli_noun_member,
     cli_noun_dataset, cli_noun_fs, cli_noun_share, cli_noun_audit, cli_noun_version;
+extern const struct cli_noun cli_noun_fv, cli_noun_td;
+/* fv.c: a feature view's --version option (default 1) into *version; CLI_USAGE when malformed. */
+int cli_fv_version(struct cli_ctx *ctx, struct cli_args *a, int *version);
 extern const struct cli_noun cli_noun_job, cli_noun_pipeline;
 
 /* Prints "oast: MESSAGE" (the server's message) and returns CLI_FAIL. */

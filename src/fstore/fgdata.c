@@ -67,11 +67,23 @@ static int load_file(const char *dir, const char *name, struct table *t, oast_er
 static void project(struct table *t, const char *const *columns, size_t ncolumns) {
   if (!columns) return;
   struct column *cols = xcalloc(ncolumns ? ncolumns : 1, sizeof *cols);
+  int *from = xcalloc(ncolumns ? ncolumns : 1, sizeof *from);
+  /* Find every column before moving any: a moved column's name is gone. */
+  for (size_t i = 0; i < ncolumns; i++) from[i] = table_find(t, columns[i]);
   for (size_t i = 0; i < ncolumns; i++) {
-    int k = table_find(t, columns[i]);
+    int k = from[i];
+    if (!t->cols[k].name) { /* asked twice: copy it */
+      const struct column *src = &cols[0];
+      for (size_t j = 0; j < i; j++)
+        if (from[j] == k) src = &cols[j];
+      column_init(&cols[i], src->name, src->type);
+      for (size_t r = 0; r < src->len; r++) column_append_from(&cols[i], src, r);
+      continue;
+    }
     cols[i] = t->cols[k];
     memset(&t->cols[k], 0, sizeof t->cols[k]);
   }
+  free(from);
   for (size_t i = 0; i < t->ncols; i++) column_release(&t->cols[i]);
   free(t->cols);
   t->cols = cols;

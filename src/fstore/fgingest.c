@@ -296,7 +296,7 @@ static int ingest_finish(struct req *r, struct resp *w, oast_err *e) {
                  "iiiis", g->id, cid, meta_now(), (int64_t)valid, rep);
   free(rep);
   if (rc) goto out;
-  if (g->online && (rc = online_apply(s->online, g->id, &t, g->pk, g->npk, cid, e))) goto out;
+  if (g->online && (rc = online_apply_latest(s->online, g->id, &t, g->pk, g->npk, g->event_time, cid, e))) goto out;
   if ((rc = meta_commit(s->meta, e))) goto out;
   began = false;
   resp_json(w, 201, json_pack("{s:I,s:I,s:I,s:O}", "commit_id", (json_int_t)cid, "rows_inserted",

@@ -114,7 +114,7 @@ int fstore_recover_group(struct server *s, int64_t fg_id, oast_err *e) {
   int64_t commit = 0;
   rc = fgdata_read(s, &g, 0, NULL, 0, &t, &commit, e);
   if (!rc) rc = online_drop(s->online, fg_id, e);
-  if (!rc && commit) rc = online_apply(s->online, fg_id, &t, g.pk, g.npk, commit, e);
+  if (!rc && commit) rc = online_apply_latest(s->online, fg_id, &t, g.pk, g.npk, g.event_time, commit, e);
   table_release(&t);
   fgroup_release(&g);
   return rc;

@@ -3,8 +3,10 @@
 
 #include <lmdb.h>
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
+#include "formats/rows.h"
 #include "util/alloc.h"
 #include "util/fs.h"
 
@@ -184,8 +186,41 @@ static void marker_key(struct buf *b, int64_t fg_id) {
   buf_putc(b, 'c');
 }
 
+/* The event time stored in cell `col` of an encoded row; false when the row is corrupt or the cell is null. */
+static bool stored_time(const unsigned char *p, const unsigned char *end, int col, int64_t *out) {
+  for (int c = 0; p < end; c++) {
+    unsigned char tag = *p++;
+    if (c == col) {
+      if (tag == TAG_NULL || tag == TAG_STR || tag == TAG_FLOAT || end - p < 8) return false;
+      *out = (int64_t)(get_u64be(p) ^ ((uint64_t)1 << 63));
+      return true;
+    }
+    if (tag == TAG_NULL) continue;
+    if (tag == TAG_STR) {
+      if (end - p < 4) return false;
+      size_t n = ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+      if ((size_t)(end - p - 4) < n) return false;
+      p += 4 + n;
+    } else {
+      if (end - p < 8) return false;
+      p += 8;
+    }
+  }
+  return false;
+}
+
+/* A row's event time in the stored encoding's units (enc_int's value). */
+static int64_t row_time(const struct column *c, size_t i) {
+  return c->type == FT_DATE || c->type == FT_INT ? column_i32(c, i) : column_i64(c, i);
+}
+
 int online_apply(struct online *o, int64_t fg_id, const struct table *t, const int *pk, size_t npk, int64_t commit_id,
                  oast_err *e) {
+  return online_apply_latest(o, fg_id, t, pk, npk, -1, commit_id, e);
+}
+
+int online_apply_latest(struct online *o, int64_t fg_id, const struct table *t, const int *pk, size_t npk,
+                        int event_time, int64_t commit_id, oast_err *e) {
   MDB_txn *txn;
   int rc = mdb_txn_begin(o->env, NULL, 0, &txn);
   if (rc) return lmdb_err(rc, e, "begin");
@@ -197,8 +232,18 @@ int online_apply(struct online *o, int64_t fg_id, const struct table *t, const i
     buf_reset(&v);
     key_prefix(&k, fg_id);
     for (size_t j = 0; j < npk; j++) enc_cell(&k, &t->cols[pk[j]], i);
+    MDB_val mk = {k.len, k.data};
+    if (event_time >= 0 && !column_is_null(&t->cols[event_time], i)) {
+      /* Keep the row with the latest event time (this one on a tie). */
+      MDB_val old;
+      int64_t had;
+      if (mdb_get(txn, o->dbi, &mk, &old) == 0 &&
+          stored_time(old.mv_data, (const unsigned char *)old.mv_data + old.mv_size, event_time, &had) &&
+          had > row_time(&t->cols[event_time], i))
+        continue;
+    }
     for (size_t c = 0; c < t->ncols; c++) enc_cell(&v, &t->cols[c], i);
-    MDB_val mk = {k.len, k.data}, mv = {v.len, v.data};
+    MDB_val mv = {v.len, v.data};
     rc = mdb_put(txn, o->dbi, &mk, &mv, 0);
   }
   if (!rc) {
@@ -312,4 +357,141 @@ int online_get(struct online *o, int64_t fg_id, const struct table *schema, cons
   mdb_txn_abort(txn);
   buf_release(&k);
   return rc;
+}
+
+/* ---- raw reads ---- */
+
+struct online_snap {
+  struct online *o;
+  MDB_txn *txn;
+  struct buf key;
+};
+
+int online_snap_begin(struct online *o, struct online_snap **out, oast_err *e) {
+  struct online_snap *s = xcalloc(1, sizeof *s);
+  s->o = o;
+  int rc = mdb_txn_begin(o->env, NULL, MDB_RDONLY, &s->txn);
+  if (rc) {
+    free(s);
+    return lmdb_err(rc, e, "read");
+  }
+  buf_init(&s->key, 0);
+  *out = s;
+  return 0;
+}
+
+void online_snap_end(struct online_snap *s) {
+  if (!s) return;
+  mdb_txn_abort(s->txn);
+  buf_release(&s->key);
+  free(s);
+}
+
+int online_snap_get(struct online_snap *s, int64_t fg_id, const void *key, size_t klen, const void **row, size_t *len,
+                    oast_err *e) {
+  buf_reset(&s->key);
+  key_prefix(&s->key, fg_id);
+  buf_append(&s->key, key, klen);
+  MDB_val mk = {s->key.len, s->key.data}, mv;
+  int rc = mdb_get(s->txn, s->o->dbi, &mk, &mv);
+  *row = NULL;
+  *len = 0;
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return lmdb_err(rc, e, "read");
+  *row = mv.mv_data;
+  *len = mv.mv_size;
+  return 0;
+}
+
+/* The size of the encoded cell at p (bounded by end), 0 when corrupt. */
+static size_t cell_size(const unsigned char *p, const unsigned char *end) {
+  if (p >= end) return 0;
+  if (*p == TAG_NULL) return 1;
+  if (*p == TAG_STR) {
+    if (end - p < 5) return 0;
+    size_t n = ((size_t)p[1] << 24) | ((size_t)p[2] << 16) | ((size_t)p[3] << 8) | p[4];
+    return (size_t)(end - p - 5) < n ? 0 : 5 + n;
+  }
+  return end - p < 9 ? 0 : 9;
+}
+
+int online_cell(const void *row, size_t len, size_t col, const void **cell, size_t *n) {
+  const unsigned char *p = row, *end = p + len;
+  for (size_t c = 0;; c++) {
+    size_t k = cell_size(p, end);
+    if (!k) return -1;
+    if (c == col) {
+      *cell = p;
+      *n = k;
+      return 0;
+    }
+    p += k;
+  }
+}
+
+bool online_cell_is_null(const void *cell, size_t n) { return n == 0 || *(const unsigned char *)cell == TAG_NULL; }
+
+static void json_string_text(struct buf *out, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  buf_putc(out, '"');
+  size_t from = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    buf_append(out, s + from, i - from);
+    from = i + 1;
+    switch (c) {
+      case '"': buf_puts(out, "\\\""); break;
+      case '\\': buf_puts(out, "\\\\"); break;
+      case '\n': buf_puts(out, "\\n"); break;
+      case '\r': buf_puts(out, "\\r"); break;
+      case '\t': buf_puts(out, "\\t"); break;
+      default: {
+        char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+        buf_puts(out, u);
+      }
+    }
+  }
+  buf_append(out, s + from, n - from);
+  buf_putc(out, '"');
+}
+
+void online_cell_json(const void *cell, size_t n, struct buf *out) {
+  const unsigned char *p = cell;
+  if (n == 0 || *p == TAG_NULL) {
+    buf_puts(out, "null");
+    return;
+  }
+  if (*p == TAG_STR) {
+    json_string_text(out, (const char *)p + 5, n - 5);
+    return;
+  }
+  uint64_t u = get_u64be(p + 1);
+  int64_t v = (int64_t)(u ^ ((uint64_t)1 << 63));
+  char text[48];
+  switch (*p) {
+    case TAG_INT: buf_printf(out, "%lld", (long long)v); return;
+    case TAG_BOOL: buf_puts(out, v ? "true" : "false"); return;
+    case TAG_FLOAT: {
+      double d;
+      memcpy(&d, &u, 8);
+      if (!isfinite(d)) {
+        buf_puts(out, "null");
+        return;
+      }
+      size_t k = rows_format_double(d, text);
+      buf_append(out, text, k);
+      if (!memchr(text, '.', k) && !memchr(text, 'e', k)) buf_puts(out, ".0"); /* stays a real */
+      return;
+    }
+    case TAG_TS:
+      timestamp_format(v, text, sizeof text);
+      json_string_text(out, text, strlen(text));
+      return;
+    case TAG_DATE:
+      date_format((int32_t)v, text, sizeof text);
+      json_string_text(out, text, strlen(text));
+      return;
+    default: buf_puts(out, "null");
+  }
 }

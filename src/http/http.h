@@ -20,6 +20,13 @@
  * (a temp file beside its final place); the router streams the body into
  * it with the route's size cap, and the handler commits it. A failed or
  * aborted upload is discarded, so files appear whole or not at all.
+ *
+ * Answering later: a handler whose work is done by another thread (model
+ * inference queued for a batch) calls req_defer before handing the
+ * request over and returns 0 without answering. The connection is
+ * suspended, so no HTTP thread waits; the other thread calls req_resume
+ * once, when the result is in r->state, and the router then runs the
+ * `then` function on an HTTP thread to build the answer.
  */
 #ifndef HTTP_HTTP_H
 #define HTTP_HTTP_H
@@ -53,6 +60,10 @@ struct project_ref {
 
 #define REQ_MAX_PARAMS 8
 
+struct req;
+struct resp;
+typedef int (*route_fn)(struct req *r, struct resp *w, oast_err *e);
+
 struct req {
   struct server *srv;
   struct MHD_Connection *conn;
@@ -80,6 +91,7 @@ struct req {
   bool admitted;                      /* authenticated and authorized */
   oast_err pending_error;             /* a refusal found mid-body, answered at its end */
   bool denied;                        /* refused by authz: audited as "denied" */
+  route_fn then;                      /* set by req_defer: builds the answer once resumed */
 };
 
 /* What a handler answers. Exactly one of json / raw is set, or neither for an empty body. */
@@ -89,7 +101,6 @@ struct resp {
   struct MHD_Response *raw;     /* owned; built by resp_file/resp_text/resp_stream */
 };
 
-typedef int (*route_fn)(struct req *r, struct resp *w, oast_err *e);
 typedef int (*route_begin_fn)(struct req *r, oast_err *e);
 
 /* Access levels checked by the router before a handler runs. */
@@ -105,6 +116,8 @@ enum route_flags {
   ROUTE_STREAM = 1,       /* body streamed into r->upload by begin */
   ROUTE_NO_AUDIT = 2,     /* a mutating route not worth auditing (trial reports) */
   ROUTE_ANY_TOKEN = 4,    /* trial/job tokens may call this outside their project check */
+  ROUTE_KEEPS_ACCESS = 8, /* a POST that changes nothing access depends on (inference): the access cache stays */
+  ROUTE_READ = 16,        /* a POST that only reads (lookups with a body): not audited, keeps the access cache */
 };
 
 struct route {
@@ -126,6 +139,16 @@ const char *req_query(struct req *r, const char *name);    /* NULL if absent */
 const char *req_header(struct req *r, const char *name);
 /* Parses the buffered body as a JSON object (400 naming the problem). Caller decrefs. */
 int req_json(struct req *r, json_t **out, oast_err *e);
+
+/*
+ * Answering later (see the top of this file). req_defer suspends the
+ * connection; call it on the HTTP thread, in the handler, before another
+ * thread can see r. req_resume (any thread, exactly once) wakes it; after
+ * it the other thread must not touch r. The answer is then(r, w, e).
+ * Buffered (non-stream) routes only; the server's daemon must allow it.
+ */
+void req_defer(struct req *r, route_fn then);
+void req_resume(struct req *r);
 
 /* Response builders. resp_json steals the reference. */
 void resp_json(struct resp *w, int status, json_t *j);

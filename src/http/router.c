@@ -260,8 +260,8 @@ static void error_resp(struct resp *w, const oast_err *e) {
 
 static void audit_req(struct req *r, int status, bool failed) {
   const struct route *rt = r->route;
-  bool mutating = strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0;
   if (!rt) return;
+  bool mutating = strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 && !(rt->flags & ROUTE_READ);
   if (!r->denied && (!mutating || (rt->flags & ROUTE_NO_AUDIT))) return;
   const char *outcome = r->denied ? "denied" : failed ? "error" : "ok";
   const char *user = r->who.username[0] ? r->who.username : "anonymous";
@@ -274,7 +274,9 @@ static enum MHD_Result finish(struct req *r, struct resp *w, oast_err *e, int rc
   if (w->status == 0) w->status = 200;
   if (w->status >= 500) log_error("%s %s -> %d: %s", r->method, r->path, w->status, e->msg);
   r->status = w->status;
-  if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) auth_cache_invalidate(r->srv);
+  if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
+      !(r->route && (r->route->flags & (ROUTE_KEEPS_ACCESS | ROUTE_READ))))
+    auth_cache_invalidate(r->srv);
   audit_req(r, w->status, rc != 0 || w->status >= 400);
   return send_resp(r->conn, w);
 }
@@ -356,6 +358,14 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char
     }
     return MHD_YES;
   }
+  if (r->then) {
+    /* Resumed after req_defer: the other thread's result is in r->state. */
+    struct resp w = {0};
+    route_fn then = r->then;
+    r->then = NULL;
+    int rc = then(r, &w, &e);
+    return finish(r, &w, &e, rc);
+  }
   if (r->pending_error.code || !r->route) {
     struct resp w = {0};
     e = r->pending_error;
@@ -377,8 +387,17 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char
   }
   if (!rc) rc = r->route->fn(r, &w, &e);
   if (read_txn) meta_end_read(s->meta);
+  if (!rc && r->then) return MHD_YES; /* deferred: suspended until req_resume */
+  r->then = NULL;
   return finish(r, &w, &e, rc);
 }
+
+void req_defer(struct req *r, route_fn then) {
+  r->then = then;
+  MHD_suspend_connection(r->conn);
+}
+
+void req_resume(struct req *r) { MHD_resume_connection(r->conn); }
 
 void router_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
   struct req *r = *con_cls;

@@ -28,6 +28,7 @@
 #include "http/router.h"
 #include "jobs/service.h"
 #include "meta/meta.h"
+#include "serve/serve.h"
 #include "util/alloc.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -128,6 +129,7 @@ out:
 }
 
 void server_release(struct server *s) {
+  serve_free(s);
   sched_stop(s);
   jobs_service_free(s);
   online_free(s->online);
@@ -298,6 +300,10 @@ int server_main(int argc, char **argv) {
     fprintf(stderr, "oast server: %s\n", e.msg);
     goto out_release;
   }
+  if (serve_start(&s, &e)) {
+    fprintf(stderr, "oast server: %s\n", e.msg);
+    goto out_release;
+  }
 
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
@@ -344,6 +350,7 @@ int server_main(int argc, char **argv) {
   sigwait(&sigs, &sig);
   log_info("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   s.stopping = 1;
+  serve_stop(&s); /* drains deployments and answers every suspended request first */
   jobs_service_quiesce(&s); /* log streams end: the daemon cannot stop while one is suspended */
   MHD_stop_daemon(s.mhd);
   s.mhd = NULL;

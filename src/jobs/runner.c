@@ -22,11 +22,14 @@
  * revoked — and it is finished as a failed attempt, so its retries decide
  * whether it runs again.
  *
- * Platform operations are the `oast` CLI (this same binary) run as a
- * child process with --json: featuregroup_insert is `oast fg insert`,
+ * Platform operations are the `oast` CLI (this same binary) run as child
+ * processes with --json and the run's job token, one command per step
+ * (op_argv lists them): featuregroup_insert is `oast fg insert`,
  * trainingdata `oast td create`, experiment `oast exp run`,
- * register_best_model `oast model register-best`, deploy `oast deploy
- * create`. Their stdout, parsed as JSON, is kept as the task's result; a
+ * register_best_model `oast exp show` then `oast model register` of the
+ * best trial's folder, deploy `oast deploy create` then `oast deploy
+ * start`. A step's stdout, parsed as JSON, is its result and feeds the
+ * next step; the last one's is the task's result, and a
  * register_best_model that names an experiment task reads the
  * experiment's id from that task's result.
  */
@@ -57,7 +60,8 @@ struct ptask {
   int64_t job_run_id;       /* job tasks: the run of this attempt */
   int exit_code;            /* -1: none */
   char *message;            /* why it failed (or what it is waiting for), owned */
-  char *result;             /* op tasks: their stdout as JSON text, owned */
+  char *result;             /* op tasks: their last step's stdout as JSON text, owned */
+  int step;                 /* op tasks: the step running (a task may run several CLI commands) */
   bool dirty;               /* details changed since written */
 };
 
@@ -277,20 +281,35 @@ static void finish(struct prun *pr, size_t i, bool ok, int64_t now, const char *
 
 void runner_task_started(struct server *s, struct prun *pr, size_t i, struct proc *p) { pr->t[i].proc = p; }
 
+static int start_step(struct server *s, struct prun *pr, size_t i, oast_err *e);
+
 void runner_task_done(struct server *s, struct prun *pr, size_t i, bool ok, int exit_code, const char *message,
                       const char *result) {
   struct ptask *t = &pr->t[i];
+  int64_t now = (int64_t)time(NULL);
   t->proc = NULL;
   t->exit_code = exit_code;
   free(t->result);
   t->result = NULL;
   if (result) {
-    /* Kept only when it is JSON: the last JSON document the CLI printed. */
+    /* Kept only when it is JSON: what the CLI printed with --json. */
     json_t *j = json_loads(result, JSON_DECODE_ANY, NULL);
     if (j) t->result = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(j);
   }
-  finish(pr, i, ok, (int64_t)time(NULL), message);
+  t->dirty = true;
+  if (ok && !pr->stop && pr->spec->tasks[i].type != PTASK_JOB && pr->spec->tasks[i].type != PTASK_SENSOR) {
+    /* An operation of several steps goes on with its next one. */
+    oast_err e;
+    t->step++;
+    int rc = start_step(s, pr, i, &e);
+    if (rc == 0) return;
+    if (rc != 1) {
+      finish(pr, i, false, now, e.msg);
+      return;
+    }
+  }
+  finish(pr, i, ok, now, message);
 }
 
 /* ---- platform operations: the CLI's argv ---- */
@@ -318,14 +337,6 @@ static void argv_free(struct argv_b *a) {
 
 static const char *jstr(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
-/* "name" or "name:V" from the task's name field and optional version field. */
-static void name_ver(struct argv_b *a, const char *project, json_t *task, const char *name_field,
-                     const char *version_field) {
-  json_t *v = json_object_get(task, version_field);
-  if (json_is_integer(v)) arg(a, "%s/%s:%lld", project, jstr(task, name_field), (long long)json_integer_value(v));
-  else arg(a, "%s/%s", project, jstr(task, name_field));
-}
-
 /* A time field as given (string), or as seconds since the epoch (integer). */
 static void time_opt(struct argv_b *a, json_t *task, const char *field, const char *opt) {
   json_t *v = json_object_get(task, field);
@@ -335,18 +346,60 @@ static void time_opt(struct argv_b *a, json_t *task, const char *field, const ch
   else arg(a, "%s", json_string_value(v));
 }
 
+/* --opt VALUE when the object has the string or integer field. */
+static void field_opt(struct argv_b *a, json_t *o, const char *field, const char *opt) {
+  json_t *v = json_object_get(o, field);
+  if (json_is_string(v)) {
+    arg(a, "%s", opt);
+    arg(a, "%s", json_string_value(v));
+  } else if (json_is_integer(v)) {
+    arg(a, "%s", opt);
+    arg(a, "%lld", (long long)json_integer_value(v));
+  }
+}
+
+/* The id of an experiment in a JSON result ({"id"} or {"experiment": {"id"}}), into buf; false when none. */
+static bool result_id(const char *result, char *buf, size_t len) {
+  json_t *r = result ? json_loads(result, JSON_DECODE_ANY, NULL) : NULL;
+  json_t *id = json_object_get(r, "id");
+  if (!id) id = json_object_get(json_object_get(r, "experiment"), "id");
+  bool ok = true;
+  if (json_is_integer(id)) snprintf(buf, len, "%lld", (long long)json_integer_value(id));
+  else if (json_is_string(id)) snprintf(buf, len, "%s", json_string_value(id));
+  else ok = false;
+  json_decref(r);
+  return ok;
+}
+
 /*
- * The argv of an operation task and the files it needs in its run
- * directory (file_name/file_body; the body is owned by the caller).
- * 0, or a message in e naming what is missing.
+ * Step `step` of an operation task: the argv of the `oast` CLI command
+ * (with --json, so its answer is the step's result) and the file it
+ * needs in its run directory (*file_name, *file_body; body owned by the
+ * caller). `prev` is the previous step's result (JSON text) or NULL.
+ * Returns 0 with the argv, 1 when the task has no step `step` (it is
+ * done), or an error naming what is missing.
+ *
+ *   featuregroup_insert  oast fg insert PROJECT/FG[:V] FILE [--operation OP]
+ *   trainingdata         oast td create PROJECT VIEW [--version V] [--format F] [--splits a=F,...] [--seed N]
+ *                        [--start-time T] [--end-time T]
+ *   experiment           oast exp run PROJECT --spec experiment.json
+ *   register_best_model  oast exp show PROJECT ID, then
+ *                        oast model register PROJECT MODEL --path <best trial's folder> --metrics {METRIC: value}
+ *                        [--framework F] [--description D]
+ *   deploy               oast deploy create PROJECT NAME --model M [--version V] [--predictor T] [--script S]
+ *                        [--model-file F] [--instances N], then oast deploy start PROJECT NAME when "start"
  */
-static int op_argv(struct server *s, struct prun *pr, size_t i, struct argv_b *a, char **file_body, oast_err *e) {
+static int op_argv(struct server *s, struct prun *pr, size_t i, int step, const char *prev, struct argv_b *a,
+                   const char **file_name, char **file_body, oast_err *e) {
   const struct pipeline_task *pt = &pr->spec->tasks[i];
   json_t *t = pt->json;
+  *file_name = NULL;
+  *file_body = NULL;
   arg(a, "%s", s->jobs->exe);
   arg(a, "--json");
   switch (pt->type) {
     case PTASK_FEATUREGROUP_INSERT: {
+      if (step > 0) return 1;
       char *abs = NULL;
       int rc = jobs_resolve_path(s, pr->project_id, pr->project, jstr(t, "path"), &abs, e);
       if (rc) return rc;
@@ -356,135 +409,180 @@ static int op_argv(struct server *s, struct prun *pr, size_t i, struct argv_b *a
       }
       arg(a, "fg");
       arg(a, "insert");
-      name_ver(a, pr->project, t, "featuregroup", "version");
+      json_t *v = json_object_get(t, "version");
+      if (json_is_integer(v)) arg(a, "%s/%s:%lld", pr->project, jstr(t, "featuregroup"), (long long)json_integer_value(v));
+      else arg(a, "%s/%s", pr->project, jstr(t, "featuregroup"));
       arg(a, "%s", abs);
       free(abs);
-      if (jstr(t, "operation")) {
-        arg(a, "--operation");
-        arg(a, "%s", jstr(t, "operation"));
-      }
+      field_opt(a, t, "operation", "--operation");
       return 0;
     }
     case PTASK_TRAININGDATA: {
+      if (step > 0) return 1;
       arg(a, "td");
       arg(a, "create");
-      name_ver(a, pr->project, t, "featureview", "version");
-      if (jstr(t, "format")) {
-        arg(a, "--format");
-        arg(a, "%s", jstr(t, "format"));
-      }
+      arg(a, "%s", pr->project);
+      arg(a, "%s", jstr(t, "featureview"));
+      field_opt(a, t, "version", "--version");
+      field_opt(a, t, "format", "--format");
       json_t *splits = json_object_get(t, "splits");
       if (splits) {
         struct buf b;
         buf_init(&b, 0);
         const char *k;
         json_t *f;
-        json_object_foreach(splits, k, f) buf_printf(&b, "%s%s=%g", b.len ? "," : "", k, json_number_value(f));
+        json_object_foreach(splits, k, f) buf_printf(&b, "%s%s=%.17g", b.len ? "," : "", k, json_number_value(f));
         arg(a, "--splits");
         arg(a, "%s", buf_cstr(&b));
         buf_release(&b);
       }
-      if (json_is_integer(json_object_get(t, "seed"))) {
-        arg(a, "--seed");
-        arg(a, "%lld", (long long)json_integer_value(json_object_get(t, "seed")));
-      }
+      field_opt(a, t, "seed", "--seed");
       time_opt(a, t, "start_time", "--start-time");
       time_opt(a, t, "end_time", "--end-time");
       return 0;
     }
     case PTASK_EXPERIMENT:
+      if (step > 0) return 1;
+      *file_name = "experiment.json";
       *file_body = json_dumps(json_object_get(t, "experiment"), JSON_INDENT(2));
       arg(a, "exp");
       arg(a, "run");
       arg(a, "%s", pr->project);
-      arg(a, "--file");
+      arg(a, "--spec");
       arg(a, "experiment.json");
-      arg(a, "--wait");
       return 0;
-    case PTASK_REGISTER_BEST_MODEL: {
-      char idbuf[80];
-      json_t *xid = json_object_get(t, "experiment_id");
-      if (xid) {
+    case PTASK_REGISTER_BEST_MODEL:
+      if (step == 0) {
+        char idbuf[80];
+        json_t *xid = json_object_get(t, "experiment_id");
         if (json_is_integer(xid)) snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(xid));
-        else snprintf(idbuf, sizeof idbuf, "%s", json_string_value(xid));
-      } else {
-        long up = pipeline_spec_task_index(pr->spec, jstr(t, "experiment"));
-        json_t *res = up >= 0 && pr->t[up].result ? json_loads(pr->t[up].result, 0, NULL) : NULL;
-        json_t *id = json_object_get(res, "id");
-        if (json_is_integer(id)) snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(id));
-        else if (json_is_string(id)) snprintf(idbuf, sizeof idbuf, "%s", json_string_value(id));
-        else idbuf[0] = '\0';
-        json_decref(res);
-        if (!idbuf[0])
-          return oast_err_set(e, OAST_ENOT_FOUND, "experiment task \"%s\" left no experiment id in its result",
-                              jstr(t, "experiment"));
-      }
-      arg(a, "model");
-      arg(a, "register-best");
-      arg(a, "%s/%s", pr->project, jstr(t, "model"));
-      arg(a, "--experiment");
-      arg(a, "%s", idbuf);
-      arg(a, "--metric");
-      arg(a, "%s", jstr(t, "metric"));
-      static const char *const opts[][2] = {{"direction", "--direction"},
-                                            {"framework", "--framework"},
-                                            {"description", "--description"}};
-      for (size_t k = 0; k < 3; k++)
-        if (jstr(t, opts[k][0])) {
-          arg(a, "%s", opts[k][1]);
-          arg(a, "%s", jstr(t, opts[k][0]));
+        else if (xid) snprintf(idbuf, sizeof idbuf, "%s", json_string_value(xid));
+        else {
+          long up = pipeline_spec_task_index(pr->spec, jstr(t, "experiment"));
+          if (up < 0 || !result_id(pr->t[up].result, idbuf, sizeof idbuf))
+            return oast_err_set(e, OAST_ENOT_FOUND, "experiment task \"%s\" left no experiment id in its result",
+                                jstr(t, "experiment"));
         }
-      return 0;
-    }
+        arg(a, "exp");
+        arg(a, "show");
+        arg(a, "%s", pr->project);
+        arg(a, "%s", idbuf);
+        return 0;
+      }
+      if (step == 1) {
+        /* The best trial of the experiment just read, by the task's metric. */
+        json_t *x = prev ? json_loads(prev, 0, NULL) : NULL;
+        json_t *best = json_object_get(x, "best");
+        const char *metric = jstr(t, "metric");
+        const char *dir = jstr(t, "direction") ? jstr(t, "direction") : json_string_value(json_object_get(x, "direction"));
+        bool max = !dir || strcmp(dir, "min") != 0;
+        json_t *pick = NULL;
+        double pv = 0;
+        size_t k;
+        json_t *tr;
+        json_array_foreach(json_object_get(x, "trials"), k, tr) {
+          json_t *m = json_object_get(tr, "metric");
+          if (!json_is_number(m)) continue;
+          if (metric && json_is_string(json_object_get(x, "metric")) &&
+              strcmp(json_string_value(json_object_get(x, "metric")), metric) != 0)
+            continue;
+          double mv = json_number_value(m);
+          if (!pick || (max ? mv > pv : mv < pv)) {
+            pick = tr;
+            pv = mv;
+          }
+        }
+        if (!pick && json_is_object(best)) pick = best;
+        const char *path = json_string_value(json_object_get(pick, "outputs_path"));
+        if (!path) path = json_string_value(json_object_get(pick, "logdir"));
+        int rc = 0;
+        if (!pick || !path) {
+          rc = oast_err_set(e, OAST_ENOT_FOUND, "the experiment has no trial with a value of \"%s\" and a folder to register",
+                            metric ? metric : "its metric");
+        } else {
+          arg(a, "model");
+          arg(a, "register");
+          arg(a, "%s", pr->project);
+          arg(a, "%s", jstr(t, "model"));
+          arg(a, "--path");
+          arg(a, "%s", path);
+          arg(a, "--metrics");
+          json_t *mj = json_pack("{s:f}", metric, json_number_value(json_object_get(pick, "metric")));
+          char *mt = json_dumps(mj, JSON_COMPACT);
+          arg(a, "%s", mt);
+          free(mt);
+          json_decref(mj);
+          field_opt(a, t, "framework", "--framework");
+          field_opt(a, t, "description", "--description");
+        }
+        json_decref(x);
+        return rc;
+      }
+      return 1;
     case PTASK_DEPLOY: {
-      arg(a, "deploy");
-      arg(a, "create");
-      arg(a, "%s/%s", pr->project, jstr(t, "deployment"));
-      arg(a, "--model");
-      json_t *mv = json_object_get(t, "model_version");
-      if (json_is_integer(mv)) arg(a, "%s:%lld", jstr(t, "model"), (long long)json_integer_value(mv));
-      else arg(a, "%s", jstr(t, "model"));
-      if (json_is_integer(json_object_get(t, "instances"))) {
-        arg(a, "--instances");
-        arg(a, "%lld", (long long)json_integer_value(json_object_get(t, "instances")));
+      bool start = json_is_true(json_object_get(t, "start"));
+      if (step == 0) {
+        json_t *pred = json_object_get(t, "predictor");
+        arg(a, "deploy");
+        arg(a, "create");
+        arg(a, "%s", pr->project);
+        arg(a, "%s", jstr(t, "deployment"));
+        arg(a, "--model");
+        arg(a, "%s", jstr(t, "model"));
+        field_opt(a, t, "model_version", "--version");
+        field_opt(a, pred, "type", "--predictor");
+        field_opt(a, pred, "script", "--script");
+        field_opt(a, pred, "model_file", "--model-file");
+        field_opt(a, t, "instances", "--instances");
+        return 0;
       }
-      if (json_object_get(t, "predictor")) {
-        *file_body = json_dumps(json_object_get(t, "predictor"), JSON_INDENT(2));
-        arg(a, "--predictor-file");
-        arg(a, "predictor.json");
+      if (step == 1 && start) {
+        arg(a, "deploy");
+        arg(a, "start");
+        arg(a, "%s", pr->project);
+        arg(a, "%s", jstr(t, "deployment"));
+        return 0;
       }
-      if (json_is_true(json_object_get(t, "start"))) arg(a, "--start");
-      return 0;
+      return 1;
     }
     default:
       return oast_err_set(e, OAST_EINTERNAL, "task type %s is not an operation", pipeline_task_type_name(pt->type));
   }
 }
 
-/* The log of an operation task (all its attempts): Logs/pipelines/<pipeline>/<run>/<task>.log. */
+/* The log of an operation task (all its attempts and steps): Logs/pipelines/<pipeline>/<run>/<task>.log. */
 static char *task_log_abs(struct server *s, struct prun *pr, size_t i) {
   return xasprintf("%s/%s/Logs/pipelines/%s/%" PRId64 "/%s.log", s->fs_root, pr->project, pr->pipeline, pr->id,
                    pr->spec->tasks[i].name);
 }
 
-static void start_op(struct server *s, struct prun *pr, size_t i, int64_t now) {
+/*
+ * Starts the task's step t->step (the previous step's result in
+ * t->result). Returns 1 when there is no such step (the task succeeded),
+ * 0 when it started, or an error (in e).
+ */
+static int start_step(struct server *s, struct prun *pr, size_t i, oast_err *e) {
   struct argv_b a = {0};
   char *file_body = NULL, *log_abs = task_log_abs(s, pr, i);
-  oast_err e;
-  oast_err_clear(&e);
-  int rc = op_argv(s, pr, i, &a, &file_body, &e);
-  if (!rc) {
-    struct op_launch op = {(const char *const *)a.v, log_abs, (double)pr->spec->tasks[i].timeout_s,
-                           file_body ? (pr->spec->tasks[i].type == PTASK_EXPERIMENT ? "experiment.json"
-                                                                                     : "predictor.json")
-                                     : NULL,
+  const char *file_name = NULL;
+  oast_err_clear(e);
+  int rc = op_argv(s, pr, i, pr->t[i].step, pr->t[i].result, &a, &file_name, &file_body, e);
+  if (rc == 0) {
+    struct op_launch op = {(const char *const *)a.v, log_abs, (double)pr->spec->tasks[i].timeout_s, file_name,
                            file_body};
-    rc = jobs_launch_op(s, pr, i, &op, &e);
+    rc = jobs_launch_op(s, pr, i, &op, e);
   }
-  if (rc) finish(pr, i, false, now, e.msg);
   argv_free(&a);
   free(file_body);
   free(log_abs);
+  return rc;
+}
+
+static void start_op(struct server *s, struct prun *pr, size_t i, int64_t now) {
+  oast_err e;
+  pr->t[i].step = 0;
+  int rc = start_step(s, pr, i, &e);
+  if (rc) finish(pr, i, rc == 1, now, rc == 1 ? NULL : e.msg);
 }
 
 /* Looks for a sensor's path; finishes it when found or timed out. */

@@ -77,6 +77,22 @@ const struct migration meta_migrations[] = {
      "  relation TEXT NOT NULL, created INTEGER NOT NULL);"
      "CREATE INDEX provenance_src ON provenance(project_id, src_kind, src);"
      "CREATE INDEX provenance_dst ON provenance(project_id, dst_kind, dst)"},
+    {"model deployments",
+     "CREATE TABLE deployments ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  name TEXT NOT NULL UNIQUE, model TEXT NOT NULL, model_version INTEGER NOT NULL, spec TEXT NOT NULL,"
+     "  state TEXT NOT NULL CHECK (state IN ('stopped','running')), creator TEXT NOT NULL,"
+     "  created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+     "CREATE INDEX deployments_project ON deployments(project_id)"},
+    {"feature views, training datasets",
+     "CREATE TABLE featureviews ("
+     "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  name TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '',"
+     "  spec TEXT NOT NULL, creator TEXT NOT NULL, created INTEGER NOT NULL, UNIQUE(project_id, name, version));"
+     "CREATE TABLE training_datasets ("
+     "  id INTEGER PRIMARY KEY, fv_id INTEGER NOT NULL REFERENCES featureviews(id) ON DELETE CASCADE,"
+     "  version INTEGER NOT NULL, format TEXT NOT NULL, spec TEXT NOT NULL, result TEXT NOT NULL,"
+     "  path TEXT NOT NULL, creator TEXT NOT NULL, created INTEGER NOT NULL, UNIQUE(fv_id, version))"},
     {"jobs, job runs, pipelines, pipeline runs, task runs, schedule watermarks",
      "CREATE TABLE jobs ("
      "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"

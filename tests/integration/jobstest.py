@@ -100,6 +100,19 @@ def wait_file(path, timeout=RUN_TIMEOUT_S):
     return Path(path)
 
 
+def wait_pid(path, timeout=RUN_TIMEOUT_S):
+    """The process id a job wrote into path (waiting for the whole line)."""
+    def read():
+        try:
+            text = Path(path).read_text()
+        except FileNotFoundError:
+            return None
+        return int(text) if text.endswith("\n") else None
+    pid = wait_until(read, timeout=timeout, step=0.02)
+    assert pid, "%s never held a process id" % path
+    return pid
+
+
 def cli(server, key, *args, input=None, timeout=120):
     """Runs `oast ARGS` against server with key; returns the CompletedProcess (text)."""
     env = dict(os.environ, OAST_ADDR=server.addr, OAST_API_KEY=key or "", OAST_CONFIG="/dev/null")

@@ -167,6 +167,10 @@ NOUN_VERBS = {
     "dataset": ["create", "list", "delete"],
     "fs": ["ls", "stat", "put", "get", "cat", "mkdir", "rm"],
     "share": ["create", "list", "accept", "revoke"],
+    "model": ["register", "export", "list", "show", "best", "download", "delete"],
+    "deploy": ["create", "list", "show", "start", "stop", "scale", "delete", "logs", "predict"],
+    "fv": ["create", "list", "show", "delete", "vector"],
+    "td": ["create", "list", "show"],
     "job": ["create", "list", "show", "run", "runs", "logs", "stop", "delete"],
     "pipeline": ["create", "list", "show", "run", "runs", "rerun", "stop", "delete"],
 }

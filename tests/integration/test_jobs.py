@@ -15,7 +15,7 @@ import pytest
 
 import oast
 from jobstest import (MARK_SH, alive, cli, jserver, jworld, poll, project_of, put_file, wait_file,  # noqa: F401
-                      wait_run)
+                      wait_pid, wait_run)
 from oasttest import assert_error, assert_status, expect_member, run_matrix, stop_checked
 
 PY_ENV = r"""
@@ -137,7 +137,7 @@ def test_timeout_kills_the_whole_group(jworld, tmp_path):
     jobs.create("slow", "shell", "Resources/slow.sh", args=[str(tmp_path / "child")], timeout_s=1)
     run = wait_run(jobs, "slow", jobs.run("slow")["id"])
     assert run["state"] == "failed" and run["timed_out"] is True and "timed out" in run["message"], run
-    child = int(wait_file(tmp_path / "child").read_text())
+    child = wait_pid(tmp_path / "child")
     poll(lambda: not alive(child), timeout=15)
 
 
@@ -147,7 +147,7 @@ def test_stop_kills_and_marks_killed(jworld, tmp_path):
     jobs = project_of(jworld, p).jobs
     jobs.create("wait", "shell", "Resources/mark.sh", args=[str(tmp_path), "w", str(tmp_path / "never")])
     run = jobs.run("wait")
-    pid = int(wait_file(tmp_path / "w.pid").read_text())
+    pid = wait_pid(tmp_path / "w.pid")
     poll(lambda: jobs.get_run("wait", run["id"])["state"] == "running")
     # A running job cannot be deleted.
     with pytest.raises(oast.Conflict):
@@ -203,7 +203,7 @@ def test_follow_ends_when_the_server_stops(tmp_path):
         # A clean stop with a follower waiting: the stream ends and the server exits 0.
         assert srv.stop() == 0
         assert "".join(stream) == ""
-        pid = int((tmp_path / "f.pid").read_text())
+        pid = wait_pid(tmp_path / "f.pid")
         poll(lambda: not alive(pid), timeout=15)
         # After the restart the interrupted run is failed, not left running.
         srv.start()

@@ -16,7 +16,7 @@ import pytest
 
 import oast
 from jobstest import (MARK_SH, Hook, alive, cli, jserver, jworld, poll, project_of, put_file,  # noqa: F401
-                      start_jobs_server, task, wait_file, wait_prun)
+                      start_jobs_server, task, wait_file, wait_pid, wait_prun)
 from oasttest import World, assert_error, expect_member, run_matrix, stop_checked
 
 
@@ -111,7 +111,7 @@ def test_task_timeout(jworld, tmp_path):
     run = wait_prun(pl, "slow", pl.run("slow")["id"])
     t = task(run, "slow")
     assert run["state"] == "failed" and t["state"] == "failed" and "timed out" in t["message"], run
-    pid = int((tmp_path / "slow.pid").read_text())
+    pid = wait_pid(tmp_path / "slow.pid")
     poll(lambda: not alive(pid), timeout=15)
 
 
@@ -205,7 +205,7 @@ def test_stop_a_run(jworld, tmp_path):
     pl.create({"name": "stopme", "tasks": [mark("w", tmp_path, gate=tmp_path / "never"),
                                            mark("later", tmp_path, ["w"])]})
     run = pl.run("stopme")
-    pid = int(wait_file(tmp_path / "w.pid").read_text())
+    pid = wait_pid(tmp_path / "w.pid")
     with pytest.raises(oast.Conflict):
         pl.delete("stopme")
     run = pl.stop("stopme", run["id"])
@@ -233,7 +233,7 @@ def test_restart_mid_run_resumes_without_rerunning_succeeded(tmp_path):
             mark("c", d, ["b"]),
             {"name": "s", "type": "sensor", "path": "Resources/flag", "poke_interval_s": 1, "timeout_s": 600}]})
         run = pl.run("long")
-        first_b = int(wait_file(d / "b.pid").read_text())
+        first_b = wait_pid(d / "b.pid")
         poll(lambda: task(pl.get_run("long", run["id"]), "s")["state"] == "running")
         srv.kill9()
         assert alive(first_b)  # an orphan of the dead server, still waiting at its gate
@@ -242,7 +242,7 @@ def test_restart_mid_run_resumes_without_rerunning_succeeded(tmp_path):
         pl = project_of(w, p).pipelines
         # The orphan is killed, b is retried (the lost attempt counts), a is not run again.
         poll(lambda: not alive(first_b), timeout=15)
-        second_b = int(wait_file(d / "b.pid").read_text())
+        second_b = wait_pid(d / "b.pid")
         assert second_b != first_b
         mid = pl.get_run("long", run["id"])
         assert mid["state"] == "running"
