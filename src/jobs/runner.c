@@ -671,8 +671,21 @@ static void insert_job_runs(struct server *s, struct prun *pr, const size_t *rea
   }
 }
 
-/* Starts the ready tasks ready[0..k). */
-static void start_ready(struct server *s, struct prun *pr, const size_t *ready, size_t k, int64_t now) {
+/*
+ * Starts the ready tasks ready[0..k), processes only while *budget lasts
+ * (sensors always): the others stay pending for a later round. Returns
+ * whether a task it started has already ended (which may make others
+ * ready). ready is reordered.
+ */
+static bool start_ready(struct server *s, struct prun *pr, size_t *ready, size_t k, int64_t *budget, int64_t now) {
+  size_t m = 0;
+  for (size_t j = 0; j < k; j++) {
+    bool process = pr->spec->tasks[ready[j]].type != PTASK_SENSOR;
+    if (process && *budget <= 0) continue;
+    if (process) (*budget)--;
+    ready[m++] = ready[j];
+  }
+  k = m;
   for (size_t j = 0; j < k; j++) begin_attempt(pr, ready[j], now);
   insert_job_runs(s, pr, ready, k, now);
   for (size_t j = 0; j < k; j++) {
@@ -692,6 +705,9 @@ static void start_ready(struct server *s, struct prun *pr, const size_t *ready, 
       default: start_op(s, pr, i, now); break;
     }
   }
+  for (size_t j = 0; j < k; j++)
+    if (pr->dag[ready[j]].state != DAG_RUNNING) return true;
+  return false;
 }
 
 /* ---- the webhook ---- */
@@ -762,7 +778,7 @@ static bool any_proc(struct prun *pr) {
   return false;
 }
 
-static void advance(struct server *s, struct prun *pr, int64_t now) {
+static void advance(struct server *s, struct prun *pr, int64_t *budget, int64_t now) {
   size_t n = pr->spec->ntasks;
   if (pr->stop) {
     if (!pr->cancelling) {
@@ -792,11 +808,7 @@ static void advance(struct server *s, struct prun *pr, int64_t now) {
   /* Tasks that end at once (a sensor that finds its path, a launch that fails) may free others: go round. */
   for (size_t round = 0; round <= n; round++) {
     size_t k = dag_ready(pr->spec, pr->dag, now, pr->ready, NULL);
-    if (k == 0) break;
-    start_ready(s, pr, pr->ready, k, now);
-    bool ended = false;
-    for (size_t j = 0; j < k && !ended; j++) ended = pr->dag[pr->ready[j]].state != DAG_RUNNING;
-    if (!ended) break;
+    if (k == 0 || !start_ready(s, pr, pr->ready, k, budget, now)) break;
   }
   for (size_t i = 0; i < n; i++)
     if (pr->dag[i].state == DAG_RUNNING && pr->spec->tasks[i].type == PTASK_SENSOR) poke(s, pr, i, now);
@@ -808,8 +820,18 @@ static void advance(struct server *s, struct prun *pr, int64_t now) {
 
 void runner_tick(struct server *s, int64_t now) {
   struct jobs_service *v = s->jobs;
+  /*
+   * Tasks are handed to the pool just in time: a few more than it has CPU
+   * slots wait in its queue, so a slot that frees takes the next one at
+   * once, while a wide pipeline's thousand ready tasks cost no job runs,
+   * directories or queue entries before their turn (and stay "pending",
+   * which they are, rather than "running" in a queue).
+   */
+  struct exec_stats st;
+  sched_stats(s, &st);
+  int64_t budget = (int64_t)st.cpus_total * 2 + 2 - (int64_t)st.queued;
   for (struct prun *pr = v->pruns; pr; pr = pr->next)
-    if (!pr->done) advance(s, pr, now);
+    if (!pr->done) advance(s, pr, &budget, now);
   for (struct prun **pp = &v->pruns; *pp;) {
     struct prun *pr = *pp;
     if (pr->done && !any_proc(pr)) {
