@@ -4,14 +4,21 @@
  *
  * A job run goes: a row `queued` (written by the HTTP handler, the cron
  * tick or the pipeline runner) → the scheduler thread stages it: the
- * program is copied out of its dataset into a private run directory
- * (a notebook becomes a .py of its code cells), a job token is made that
- * acts as the launching user with that user's role, confined to the
- * project → submitted to the executor pool, with stdout and stderr
- * appended to Logs/jobs/<job>/<run>.log → `running` when its process
- * starts → `succeeded`, `failed` (exit code, signal, timeout, or it could
- * not start) or `killed` (stopped) when it ends; then its token is
- * revoked and its run directory removed.
+ * program is taken out of its dataset as an immutable copy, cached per
+ * version of the file (a notebook as a .py of its code cells), a private
+ * working directory is made, and the run gets a job token that acts as
+ * the launching user with that user's role, confined to the project (a
+ * standalone run its own; the tasks of a pipeline run share the run's) →
+ * submitted to the executor pool, with stdout and stderr appended to
+ * Logs/jobs/<job>/<run>.log → `running` when its process starts →
+ * `succeeded`, `failed` (exit code, signal, timeout, or it could not
+ * start) or `killed` (stopped) when it ends; then its own token is
+ * revoked and its working directory given back.
+ *
+ * States are written per scheduler round: the pool's start and end
+ * callbacks of one round are recorded in memory and flushed in one
+ * transaction by the tick that follows it, before log followers are
+ * woken, so a tiny task does not pay for transactions of its own.
  *
  * The process gets a clean environment: the server's own without any
  * OAST_* variable (the server's credentials must not leak into jobs) and
