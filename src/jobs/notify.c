@@ -58,7 +58,7 @@ static void send_one(const struct message *m, char *out, size_t outlen) {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     snprintf(out, outlen, "HTTP %ld", status);
   } else {
-    snprintf(out, outlen, "failed: %s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    snprintf(out, outlen, "failed: %.200s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
   }
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
