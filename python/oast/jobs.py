@@ -60,14 +60,56 @@ def _wait(get, ended, timeout, poll, what):
         time.sleep(poll)
 
 
-class Jobs:
-    """``project.jobs``: define, run, follow and stop the project's jobs."""
+class _Definitions:
+    """What jobs and pipelines share: definitions by name and their runs."""
+
+    _collection = None  # "jobs" or "pipelines"
+    _ended = ()
 
     def __init__(self, project):
         self._p = project
 
     def _path(self, name="", suffix=""):
-        return "/jobs" + ("/" + quote_path(name) if name else "") + suffix
+        return "/" + self._collection + ("/" + quote_path(name) if name else "") + suffix
+
+    def list(self):
+        """Every definition of the project (with its next scheduled run and last run)."""
+        return self._p.request("GET", self._path())["items"]
+
+    def get(self, name):
+        return self._p.request("GET", self._path(name))
+
+    def delete(self, name):
+        """Deletes the definition and its run history (409 while a run is in progress)."""
+        self._p.request("DELETE", self._path(name))
+
+    def runs(self, name, limit=None):
+        """Its runs, newest first."""
+        q = {"limit": limit} if limit else None
+        return _records(self._p.request("GET", self._path(name, "/runs"), query=q)["items"])
+
+    def get_run(self, name, run_id):
+        """One run."""
+        return _run_record(self._p.request("GET", self._path(name, "/runs/%d" % int(run_id))))
+
+    def wait(self, name, run_id, timeout=None, poll=POLL_S):
+        """Polls the run until it has ended; returns it (TimeoutError after ``timeout`` seconds)."""
+        return _wait(lambda: self.get_run(name, run_id), self._ended, timeout, poll, "run %s" % run_id)
+
+    def stop(self, name, run_id, wait=True, timeout=60):
+        """Stops a run (its processes get SIGTERM, then SIGKILL after a
+        grace period); with ``wait`` returns it once it has ended."""
+        run = _run_record(self._p.request("POST", self._path(name, "/runs/%d/stop" % int(run_id))))
+        return self.wait(name, run_id, timeout=timeout) if wait else run
+
+
+class Jobs(_Definitions):
+    """``project.jobs``: define, run, follow and stop the project's jobs
+    (and, from the base class: list, get, delete, runs, get_run, wait,
+    stop)."""
+
+    _collection = "jobs"
+    _ended = JOB_RUN_ENDED
 
     def create(self, name, type, program, args=None, env=None, schedule=None, timeout_s=None, cpus=None, gpus=None,
                replace=False):
@@ -85,17 +127,6 @@ class Jobs:
             return self._p.request("PUT", self._path(name), body)
         return self._p.request("POST", self._path(), body)
 
-    def list(self):
-        """Every job of the project (with its next scheduled run and last run)."""
-        return self._p.request("GET", self._path())["items"]
-
-    def get(self, name):
-        return self._p.request("GET", self._path(name))
-
-    def delete(self, name):
-        """Deletes a job and its run history (409 while a run is in progress)."""
-        self._p.request("DELETE", self._path(name))
-
     def run(self, name, args=None, follow=False, out=None, timeout=None):
         """Starts a run (``args`` replace the job's arguments) and returns it.
 
@@ -109,19 +140,6 @@ class Jobs:
                 (out or sys.stdout).write(chunk)
             run = self.wait(name, run["id"], timeout=timeout if timeout is not None else 30)
         return run
-
-    def runs(self, name, limit=None):
-        """The job's runs, newest first."""
-        q = {"limit": limit} if limit else None
-        return _records(self._p.request("GET", self._path(name, "/runs"), query=q)["items"])
-
-    def get_run(self, name, run_id):
-        """One run: {"id", "state", "exit_code", "message", "log", ...}."""
-        return _run_record(self._p.request("GET", self._path(name, "/runs/%d" % int(run_id))))
-
-    def wait(self, name, run_id, timeout=None, poll=POLL_S):
-        """Polls the run until it has ended; returns it (TimeoutError after ``timeout`` seconds)."""
-        return _wait(lambda: self.get_run(name, run_id), JOB_RUN_ENDED, timeout, poll, "run %s" % run_id)
 
     def logs(self, name, run_id):
         """The run's log so far, as text."""
@@ -143,21 +161,13 @@ class Jobs:
         finally:
             http.close()
 
-    def stop(self, name, run_id, wait=True, timeout=60):
-        """Stops a run (SIGTERM to its process group, SIGKILL after a grace
-        period); with ``wait`` returns it once it has ended."""
-        run = _run_record(self._p.request("POST", self._path(name, "/runs/%d/stop" % int(run_id))))
-        return self.wait(name, run_id, timeout=timeout) if wait else run
 
+class Pipelines(_Definitions):
+    """``project.pipelines``: pipeline definitions and their runs (and,
+    from the base class: list, get, delete, runs, get_run, wait, stop)."""
 
-class Pipelines:
-    """``project.pipelines``: pipeline definitions and their runs."""
-
-    def __init__(self, project):
-        self._p = project
-
-    def _path(self, name="", suffix=""):
-        return "/pipelines" + ("/" + quote_path(name) if name else "") + suffix
+    _collection = "pipelines"
+    _ended = PIPELINE_RUN_ENDED
 
     def create(self, spec, replace=False):
         """Saves a pipeline: ``spec`` is a dict, or the text of a YAML or
@@ -171,11 +181,8 @@ class Pipelines:
             if replace:
                 name = self._name_of(text)
         conn = self._p.connection
-        if replace:
-            path = self._p.path(self._path(name))
-            resp, http = conn.send("PUT", path, data, headers={"Content-Type": ctype})
-        else:
-            resp, http = conn.send("POST", self._p.path(self._path()), data, headers={"Content-Type": ctype})
+        path = self._p.path(self._path(name) if replace else self._path())
+        resp, http = conn.send("PUT" if replace else "POST", path, data, headers={"Content-Type": ctype})
         return conn.finish(resp, http)
 
     @staticmethod
@@ -189,30 +196,10 @@ class Pipelines:
                 return line.split(":", 1)[1].strip().strip("'\"")
         raise ValueError("the pipeline text has no top-level name")
 
-    def list(self):
-        return self._p.request("GET", self._path())["items"]
-
-    def get(self, name):
-        return self._p.request("GET", self._path(name))
-
-    def delete(self, name):
-        self._p.request("DELETE", self._path(name))
-
     def run(self, name, wait=False, timeout=None, poll=POLL_S):
         """Starts a run; with ``wait`` returns it once it has ended."""
         run = _run_record(self._p.request("POST", self._path(name, "/runs")))
         return self.wait(name, run["id"], timeout, poll) if wait else run
-
-    def runs(self, name, limit=None):
-        q = {"limit": limit} if limit else None
-        return _records(self._p.request("GET", self._path(name, "/runs"), query=q)["items"])
-
-    def get_run(self, name, run_id):
-        """{"id", "state", "tasks": [{"name", "state", "attempts", ...}], ...}"""
-        return _run_record(self._p.request("GET", self._path(name, "/runs/%d" % int(run_id))))
-
-    def wait(self, name, run_id, timeout=None, poll=POLL_S):
-        return _wait(lambda: self.get_run(name, run_id), PIPELINE_RUN_ENDED, timeout, poll, "run %s" % run_id)
 
     def rerun(self, name, run_id, from_task, wait=False, timeout=None):
         """Runs a finished run again from the failed task ``from_task``:
@@ -220,10 +207,6 @@ class Pipelines:
         state."""
         run = _run_record(self._p.request("POST", self._path(name, "/runs/%d/rerun" % int(run_id)),
                                           query={"from": from_task}))
-        return self.wait(name, run_id, timeout) if wait else run
-
-    def stop(self, name, run_id, wait=True, timeout=60):
-        run = _run_record(self._p.request("POST", self._path(name, "/runs/%d/stop" % int(run_id))))
         return self.wait(name, run_id, timeout) if wait else run
 
 

@@ -217,16 +217,34 @@ static int show(struct cli_ctx *ctx, struct cli_args *a) {
   return rc;
 }
 
-static int del(struct cli_ctx *ctx, struct cli_args *a) {
+int cli_delete_def(struct cli_ctx *ctx, struct cli_args *a, const char *noun) {
   char *project = NULL, *name = NULL;
-  int rc = cli_project_name(ctx, a->pos[0], "job", &project, &name);
+  int rc = cli_project_name(ctx, a->pos[0], noun, &project, &name);
   if (rc) return rc;
-  rc = cli_call(ctx, "DELETE", NULL, NULL, "/projects/%s/jobs/%s", project, name);
-  if (rc == CLI_OK) cli_done(ctx, NULL, "deleted job %s", name);
+  char *path = cli_path("/projects/%s/%r/%s", project, !strcmp(noun, "job") ? "jobs" : "pipelines", name);
+  rc = cli_call(ctx, "DELETE", NULL, NULL, "%r", path);
+  if (rc == CLI_OK) cli_done(ctx, NULL, "deleted %s %s", noun, name);
+  free(path);
   free(project);
   free(name);
   return rc;
 }
+
+int cli_list_runs(struct cli_ctx *ctx, struct cli_args *a, const char *noun, const struct cli_col *cols) {
+  char *project = NULL, *name = NULL;
+  int rc = cli_project_name(ctx, a->pos[0], noun, &project, &name);
+  if (rc) return rc;
+  const char *limit = cli_opt_get(a, "limit");
+  char q[48] = "";
+  if (limit) snprintf(q, sizeof q, "?limit=%.20s", limit);
+  rc = cli_get_items(ctx, cols, "/projects/%s/%r/%s/runs%r", project, !strcmp(noun, "job") ? "jobs" : "pipelines",
+                     name, q);
+  free(project);
+  free(name);
+  return rc;
+}
+
+static int del(struct cli_ctx *ctx, struct cli_args *a) { return cli_delete_def(ctx, a, "job"); }
 
 /* Streams the run's log to stdout (following it while it runs when follow is set). */
 static int stream_log(struct cli_ctx *ctx, const char *project, const char *name, int id, bool follow) {
@@ -284,18 +302,7 @@ out:
   return rc;
 }
 
-static int runs(struct cli_ctx *ctx, struct cli_args *a) {
-  char *project = NULL, *name = NULL;
-  int rc = cli_project_name(ctx, a->pos[0], "job", &project, &name);
-  if (rc) return rc;
-  const char *limit = cli_opt_get(a, "limit");
-  char q[48] = "";
-  if (limit) snprintf(q, sizeof q, "?limit=%.20s", limit);
-  rc = cli_get_items(ctx, run_cols, "/projects/%s/jobs/%s/runs%r", project, name, q);
-  free(project);
-  free(name);
-  return rc;
-}
+static int runs(struct cli_ctx *ctx, struct cli_args *a) { return cli_list_runs(ctx, a, "job", run_cols); }
 
 static int logs(struct cli_ctx *ctx, struct cli_args *a) {
   char *project = NULL, *name = NULL;

@@ -246,18 +246,7 @@ out:
   return rc;
 }
 
-static int runs(struct cli_ctx *ctx, struct cli_args *a) {
-  char *project = NULL, *name = NULL;
-  int rc = cli_project_name(ctx, a->pos[0], "pipeline", &project, &name);
-  if (rc) return rc;
-  const char *limit = cli_opt_get(a, "limit");
-  char q[48] = "";
-  if (limit) snprintf(q, sizeof q, "?limit=%.20s", limit);
-  rc = cli_get_items(ctx, run_cols, "/projects/%s/pipelines/%s/runs%r", project, name, q);
-  free(project);
-  free(name);
-  return rc;
-}
+static int runs(struct cli_ctx *ctx, struct cli_args *a) { return cli_list_runs(ctx, a, "pipeline", run_cols); }
 
 static int rerun(struct cli_ctx *ctx, struct cli_args *a) {
   char *project = NULL, *name = NULL;
@@ -316,16 +305,7 @@ out:
   return rc;
 }
 
-static int del(struct cli_ctx *ctx, struct cli_args *a) {
-  char *project = NULL, *name = NULL;
-  int rc = cli_project_name(ctx, a->pos[0], "pipeline", &project, &name);
-  if (rc) return rc;
-  rc = cli_call(ctx, "DELETE", NULL, NULL, "/projects/%s/pipelines/%s", project, name);
-  if (rc == CLI_OK) cli_done(ctx, NULL, "deleted pipeline %s", name);
-  free(project);
-  free(name);
-  return rc;
-}
+static int del(struct cli_ctx *ctx, struct cli_args *a) { return cli_delete_def(ctx, a, "pipeline"); }
 
 static const struct cli_opt create_opts[] = {
     {"replace", 0, NULL, "replace the pipeline of that name if it exists"},

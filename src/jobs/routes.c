@@ -18,6 +18,7 @@
 
 #include "auth/authz.h"
 #include "http/server.h"
+#include "jobs/defs.h"
 #include "jobs/job_spec.h"
 #include "jobs/service.h"
 #include "meta/meta.h"
@@ -26,39 +27,6 @@
 #include "util/path.h"
 
 #define RUN_ARGS_MAX 256
-
-/* ---- helpers shared with routes_pipeline.c ---- */
-
-int jobs_param_id(struct req *r, const char *name, int64_t *out, oast_err *e) {
-  const char *v = req_param(r, name);
-  char *end;
-  errno = 0;
-  long long x = v ? strtoll(v, &end, 10) : 0;
-  if (!v || !*v || *end || errno || x <= 0)
-    return oast_err_set(e, OAST_ENOT_FOUND, "no run \"%.40s\": run ids are positive integers", v ? v : "");
-  *out = x;
-  return 0;
-}
-
-int jobs_query_limit(struct req *r, int64_t *limit, oast_err *e) {
-  const char *v = req_query(r, "limit");
-  *limit = 100;
-  if (!v) return 0;
-  char *end;
-  errno = 0;
-  long long x = strtoll(v, &end, 10);
-  if (!*v || *end || errno || x < 1 || x > 1000)
-    return oast_err_set(e, OAST_EBAD_REQUEST, "limit: must be an integer from 1 to 1000");
-  *limit = x;
-  return 0;
-}
-
-json_t *jobs_time(int64_t t) {
-  if (!t) return json_null();
-  char s[32];
-  meta_time_iso(t, s);
-  return json_string(s);
-}
 
 static json_t *col_int_or_null(sqlite3_stmt *st, int i) {
   return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null() : json_integer(sqlite3_column_int64(st, i));
@@ -70,20 +38,6 @@ static json_t *col_str_or_null(sqlite3_stmt *st, int i) {
 }
 
 /* ---- jobs ---- */
-
-/* The job `name` of the request's project: its id and stored spec (owned). 404 when there is none. */
-static int find_job(struct req *r, const char *name, int64_t *id, char **spec, oast_err *e) {
-  sqlite3_stmt *st = meta_bind(meta_stmt(r->srv->meta, "SELECT id, spec FROM jobs WHERE project_id = ? AND name = ?"),
-                               "is", r->proj.id, name);
-  bool found = st && sqlite3_step(st) == SQLITE_ROW;
-  if (found) {
-    *id = sqlite3_column_int64(st, 0);
-    if (spec) *spec = xstrdup((const char *)sqlite3_column_text(st, 1));
-  }
-  if (st) sqlite3_reset(st);
-  if (!found) return oast_err_set(e, OAST_ENOT_FOUND, "job \"%s\" does not exist in project \"%s\"", name, r->proj.name);
-  return 0;
-}
 
 #define RUN_COLS                                                                                                    \
   "r.id, j.name, r.state, r.exit_code, r.signal, r.timed_out, r.message, r.trigger, r.scheduled_for, u.username, " \
@@ -128,37 +82,35 @@ static json_t *run_get_json(struct server *s, int64_t job_id, int64_t id) {
   return o;
 }
 
-static json_t *job_json(struct server *s, int64_t id) {
-  sqlite3_stmt *st = meta_bind(meta_stmt(s->meta,
-                                         "SELECT j.spec, u.username, j.created, j.updated, j.schedule, j.sched_last "
-                                         "FROM jobs j JOIN users u ON u.id = j.owner_id WHERE j.id = ?"),
-                               "i", id);
-  if (!st || sqlite3_step(st) != SQLITE_ROW) {
-    if (st) sqlite3_reset(st);
-    return NULL;
-  }
-  json_t *o = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-  if (!o) o = json_object();
-  json_object_set_new(o, "owner", json_string((const char *)sqlite3_column_text(st, 1)));
-  json_object_set_new(o, "created", jobs_time(sqlite3_column_int64(st, 2)));
-  json_object_set_new(o, "updated", jobs_time(sqlite3_column_int64(st, 3)));
-  const char *sched = (const char *)sqlite3_column_text(st, 4);
-  int64_t last = sqlite3_column_int64(st, 5);
-  json_t *next = json_null();
-  struct cron c;
-  oast_err ce;
-  time_t nx;
-  if (sched && cron_parse(sched, &c, &ce) == 0) {
-    int64_t from = last > meta_now() ? last : meta_now();
-    if (cron_next(&c, (time_t)from, &nx) == 0) next = jobs_time((int64_t)nx);
-  }
-  json_object_set_new(o, "next_run", next);
-  sqlite3_reset(st);
-  st = meta_bind(meta_stmt(s->meta, "SELECT " RUN_COLS RUN_FROM "WHERE r.job_id = ? ORDER BY r.id DESC LIMIT 1"), "i",
-                 id);
+static json_t *job_json(struct server *s, int64_t id, bool full);
+
+static const struct def_kind jobs_kind = {
+    "job",
+    "SELECT id, schedule, sched_last, spec FROM jobs WHERE project_id = ? AND name = ?",
+    "UPDATE jobs SET spec = ?, owner_id = ?, schedule = ?, sched_last = ?, updated = ? WHERE id = ?",
+    "INSERT INTO jobs(project_id, name, spec, owner_id, schedule, sched_last, created, updated) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "SELECT id FROM jobs WHERE project_id = ? ORDER BY name",
+    "SELECT j.spec, u.username, j.created, j.updated, j.schedule, j.sched_last "
+    "FROM jobs j JOIN users u ON u.id = j.owner_id WHERE j.id = ?",
+    "SELECT count(*) FROM job_runs WHERE job_id = ? AND state IN ('queued', 'running')",
+    "DELETE FROM jobs WHERE id = ?",
+    job_json,
+};
+
+/* The stored job with its owner, times, next scheduled run and last run. */
+static json_t *job_json(struct server *s, int64_t id, bool full) {
+  json_t *o = defs_base_json(s, &jobs_kind, id);
+  if (!o) return NULL;
+  sqlite3_stmt *st = meta_bind(
+      meta_stmt(s->meta, "SELECT " RUN_COLS RUN_FROM "WHERE r.job_id = ? ORDER BY r.id DESC LIMIT 1"), "i", id);
   json_object_set_new(o, "last_run", st && sqlite3_step(st) == SQLITE_ROW ? run_json(st) : json_null());
   if (st) sqlite3_reset(st);
   return o;
+}
+
+static int find_job(struct req *r, const char *name, int64_t *id, char **spec, oast_err *e) {
+  return defs_find(r, &jobs_kind, name, id, spec, e);
 }
 
 /* Validates a job definition (and that its program is there) into *spec. */
@@ -176,69 +128,6 @@ static int parse_job(struct req *r, json_t *body, struct job_spec **spec, oast_e
     job_spec_free(*spec);
     *spec = NULL;
   }
-  return rc;
-}
-
-/* Stores spec as job `name`: a new job, or (replace) over an existing one. *created tells which. */
-static int store_job(struct req *r, struct job_spec *spec, bool replace, int64_t *id, bool *created, oast_err *e) {
-  struct server *s = r->srv;
-  char *text = json_dump(spec->json);
-  int64_t now = meta_now();
-  int rc = meta_begin(s->meta, e);
-  if (rc) {
-    free(text);
-    return rc;
-  }
-  int64_t old = 0;
-  char *old_sched = NULL;
-  int64_t old_last = 0;
-  sqlite3_stmt *st = meta_bind(meta_stmt(s->meta, "SELECT id, schedule, sched_last FROM jobs WHERE project_id = ? AND name = ?"),
-                               "is", r->proj.id, spec->name);
-  if (st && sqlite3_step(st) == SQLITE_ROW) {
-    old = sqlite3_column_int64(st, 0);
-    if (sqlite3_column_text(st, 1)) old_sched = xstrdup((const char *)sqlite3_column_text(st, 1));
-    old_last = sqlite3_column_int64(st, 2);
-  }
-  if (st) sqlite3_reset(st);
-  if (old && !replace) {
-    rc = oast_err_set(e, OAST_EEXISTS, "job \"%s\" already exists in project \"%s\"", spec->name, r->proj.name);
-  } else if (old) {
-    /* An unchanged schedule keeps its watermark; a new one starts from now. */
-    bool same = old_sched && spec->schedule && !strcmp(old_sched, spec->schedule);
-    st = meta_bind(meta_stmt(s->meta,
-                             "UPDATE jobs SET spec = ?, owner_id = ?, schedule = ?, sched_last = ?, updated = ? WHERE id = ?"),
-                   "sis", text, r->who.user_id, spec->schedule);
-    if (st) {
-      if (spec->schedule) sqlite3_bind_int64(st, 4, same ? old_last : now);
-      sqlite3_bind_int64(st, 5, now);
-      sqlite3_bind_int64(st, 6, old);
-      int sr = sqlite3_step(st);
-      sqlite3_reset(st);
-      if (sr != SQLITE_DONE) rc = meta_error(s->meta, sr, e, "updating the job");
-    }
-    *id = old;
-    *created = false;
-  } else {
-    st = meta_bind(meta_stmt(s->meta,
-                             "INSERT INTO jobs(project_id, name, spec, owner_id, schedule, sched_last, created, updated) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-                   "issis", r->proj.id, spec->name, text, r->who.user_id, spec->schedule);
-    if (st) {
-      if (spec->schedule) sqlite3_bind_int64(st, 6, now);
-      sqlite3_bind_int64(st, 7, now);
-      sqlite3_bind_int64(st, 8, now);
-      int sr = sqlite3_step(st);
-      sqlite3_reset(st);
-      if (sr != SQLITE_DONE) rc = meta_error(s->meta, sr, e, "creating the job");
-    }
-    *id = meta_last_id(s->meta);
-    *created = true;
-  }
-  if (!rc) rc = meta_commit(s->meta, e);
-  if (rc) meta_rollback(s->meta);
-  else if (spec->schedule || old_sched) jobs_schedules_changed(s);
-  free(old_sched);
-  free(text);
   return rc;
 }
 
@@ -261,9 +150,10 @@ static int job_create_or_put(struct req *r, struct resp *w, oast_err *e, bool pu
   snprintf(r->audit_target, sizeof r->audit_target, "job:%s", spec->name);
   int64_t id = 0;
   bool created = false;
-  if ((rc = store_job(r, spec, put, &id, &created, e))) goto out;
-  json_t *o = job_json(r->srv, id);
-  resp_json(w, created ? 201 : 200, o ? o : json_object());
+  char *text = json_dump(spec->json);
+  rc = defs_store(r, &jobs_kind, spec->name, text, spec->schedule, put, &id, &created, e);
+  free(text);
+  if (!rc) defs_answer(r, &jobs_kind, w, id, created);
 out:
   job_spec_free(spec);
   json_decref(body);
@@ -273,64 +163,9 @@ out:
 static int job_create(struct req *r, struct resp *w, oast_err *e) { return job_create_or_put(r, w, e, false); }
 static int job_put(struct req *r, struct resp *w, oast_err *e) { return job_create_or_put(r, w, e, true); }
 
-static int job_list(struct req *r, struct resp *w, oast_err *e) {
-  int64_t *ids = NULL;
-  size_t n = 0, cap = 0;
-  sqlite3_stmt *st = meta_bind(meta_stmt(r->srv->meta, "SELECT id FROM jobs WHERE project_id = ? ORDER BY name"), "i",
-                               r->proj.id);
-  while (st && sqlite3_step(st) == SQLITE_ROW) {
-    if (n == cap) ids = xreallocarray(ids, cap = cap ? cap * 2 : 16, sizeof *ids);
-    ids[n++] = sqlite3_column_int64(st, 0);
-  }
-  if (st) sqlite3_reset(st);
-  json_t *items = json_array();
-  for (size_t i = 0; i < n; i++) {
-    json_t *o = job_json(r->srv, ids[i]);
-    if (o) json_array_append_new(items, o);
-  }
-  free(ids);
-  resp_items(w, items);
-  return 0;
-}
-
-static int job_get(struct req *r, struct resp *w, oast_err *e) {
-  int64_t id;
-  int rc = find_job(r, req_param(r, "name"), &id, NULL, e);
-  if (rc) return rc;
-  json_t *o = job_json(r->srv, id);
-  if (!o) return oast_err_set(e, OAST_ENOT_FOUND, "job \"%s\" does not exist", req_param(r, "name"));
-  resp_json(w, 200, o);
-  return 0;
-}
-
-static int job_delete(struct req *r, struct resp *w, oast_err *e) {
-  struct server *s = r->srv;
-  const char *name = req_param(r, "name");
-  int rc = authz_require(r, RIGHT_WRITE, e);
-  if (rc) return rc;
-  snprintf(r->audit_target, sizeof r->audit_target, "job:%s", name);
-  if ((rc = meta_begin(s->meta, e))) return rc;
-  int64_t id = 0;
-  rc = find_job(r, name, &id, NULL, e);
-  if (!rc) {
-    sqlite3_stmt *st = meta_bind(
-        meta_stmt(s->meta, "SELECT count(*) FROM job_runs WHERE job_id = ? AND state IN ('queued', 'running')"), "i", id);
-    int64_t active = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    if (st) sqlite3_reset(st);
-    if (active)
-      rc = oast_err_set(e, OAST_ECONFLICT, "job \"%s\" has %" PRId64 " run%s in progress; stop %s first", name, active,
-                        active == 1 ? "" : "s", active == 1 ? "it" : "them");
-  }
-  if (!rc) rc = meta_exec(s->meta, e, "DELETE FROM jobs WHERE id = ?", "i", id);
-  if (!rc) rc = meta_commit(s->meta, e);
-  if (rc) {
-    meta_rollback(s->meta);
-    return rc;
-  }
-  jobs_schedules_changed(s);
-  resp_empty(w, 204);
-  return 0;
-}
+static int job_list(struct req *r, struct resp *w, oast_err *e) { return defs_list(r, &jobs_kind, w, e); }
+static int job_get(struct req *r, struct resp *w, oast_err *e) { return defs_get(r, &jobs_kind, w, e); }
+static int job_delete(struct req *r, struct resp *w, oast_err *e) { return defs_delete(r, &jobs_kind, w, e); }
 
 /* ---- runs ---- */
 

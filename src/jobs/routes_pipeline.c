@@ -18,6 +18,7 @@
 #include "auth/authz.h"
 #include "http/server.h"
 #include "jobs/dag.h"
+#include "jobs/defs.h"
 #include "jobs/pipeline_spec.h"
 #include "jobs/service.h"
 #include "meta/meta.h"
@@ -27,17 +28,6 @@
 static char *col_text(sqlite3_stmt *st, int i) {
   const unsigned char *t = sqlite3_column_text(st, i);
   return t ? xstrdup((const char *)t) : NULL;
-}
-
-static int find_pipeline(struct req *r, const char *name, int64_t *id, oast_err *e) {
-  sqlite3_stmt *st = meta_bind(meta_stmt(r->srv->meta, "SELECT id FROM pipelines WHERE project_id = ? AND name = ?"),
-                               "is", r->proj.id, name);
-  bool found = st && sqlite3_step(st) == SQLITE_ROW;
-  if (found) *id = sqlite3_column_int64(st, 0);
-  if (st) sqlite3_reset(st);
-  if (!found)
-    return oast_err_set(e, OAST_ENOT_FOUND, "pipeline \"%s\" does not exist in project \"%s\"", name, r->proj.name);
-  return 0;
 }
 
 /* ---- JSON ---- */
@@ -131,38 +121,36 @@ static json_t *prun_json(struct server *s, const char *project, int64_t pipeline
   return o;
 }
 
+static json_t *pipeline_json(struct server *s, int64_t id, bool full);
+
+static const struct def_kind pipelines_kind = {
+    "pipeline",
+    "SELECT id, schedule, sched_last, spec FROM pipelines WHERE project_id = ? AND name = ?",
+    "UPDATE pipelines SET spec = ?, owner_id = ?, schedule = ?, sched_last = ?, updated = ? WHERE id = ?",
+    "INSERT INTO pipelines(project_id, name, spec, owner_id, schedule, sched_last, created, updated) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "SELECT id FROM pipelines WHERE project_id = ? ORDER BY name",
+    "SELECT pl.spec, u.username, pl.created, pl.updated, pl.schedule, pl.sched_last "
+    "FROM pipelines pl JOIN users u ON u.id = pl.owner_id WHERE pl.id = ?",
+    "SELECT count(*) FROM pipeline_runs WHERE pipeline_id = ? AND state = 'running'",
+    "DELETE FROM pipelines WHERE id = ?",
+    pipeline_json,
+};
+
+/* The stored pipeline with its owner, times, next scheduled run and last run; listed, its tasks as a count. */
 static json_t *pipeline_json(struct server *s, int64_t id, bool full) {
-  sqlite3_stmt *st = meta_bind(meta_stmt(s->meta,
-                                         "SELECT pl.spec, u.username, pl.created, pl.updated, pl.schedule, pl.sched_last "
-                                         "FROM pipelines pl JOIN users u ON u.id = pl.owner_id WHERE pl.id = ?"),
-                               "i", id);
-  if (!st || sqlite3_step(st) != SQLITE_ROW) {
-    if (st) sqlite3_reset(st);
-    return NULL;
-  }
-  json_t *o = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-  if (!o) o = json_object();
-  json_object_set_new(o, "owner", json_string((const char *)sqlite3_column_text(st, 1)));
-  json_object_set_new(o, "created", jobs_time(sqlite3_column_int64(st, 2)));
-  json_object_set_new(o, "updated", jobs_time(sqlite3_column_int64(st, 3)));
-  const char *sched = (const char *)sqlite3_column_text(st, 4);
-  int64_t last = sqlite3_column_int64(st, 5);
-  json_t *next = json_null();
-  struct cron c;
-  oast_err ce;
-  time_t nx;
-  if (sched && cron_parse(sched, &c, &ce) == 0 && cron_next(&c, (time_t)(last > meta_now() ? last : meta_now()), &nx) == 0)
-    next = jobs_time((int64_t)nx);
-  json_object_set_new(o, "next_run", next);
-  sqlite3_reset(st);
-  if (!full) {
-    json_object_set_new(o, "tasks", json_integer((json_int_t)json_array_size(json_object_get(o, "tasks"))));
-  }
-  st = meta_bind(meta_stmt(s->meta, "SELECT " PRUN_COLS PRUN_FROM "WHERE r.pipeline_id = ? ORDER BY r.id DESC LIMIT 1"),
-                 "i", id);
+  json_t *o = defs_base_json(s, &pipelines_kind, id);
+  if (!o) return NULL;
+  if (!full) json_object_set_new(o, "tasks", json_integer((json_int_t)json_array_size(json_object_get(o, "tasks"))));
+  sqlite3_stmt *st = meta_bind(
+      meta_stmt(s->meta, "SELECT " PRUN_COLS PRUN_FROM "WHERE r.pipeline_id = ? ORDER BY r.id DESC LIMIT 1"), "i", id);
   json_object_set_new(o, "last_run", st && sqlite3_step(st) == SQLITE_ROW ? prun_summary(st) : json_null());
   if (st) sqlite3_reset(st);
   return o;
+}
+
+static int find_pipeline(struct req *r, const char *name, int64_t *id, oast_err *e) {
+  return defs_find(r, &pipelines_kind, name, id, NULL, e);
 }
 
 /* ---- pipelines ---- */
@@ -190,68 +178,6 @@ static int parse_pipeline(struct req *r, struct pipeline_spec **out, oast_err *e
   return rc;
 }
 
-static int store_pipeline(struct req *r, struct pipeline_spec *p, bool replace, int64_t *id, bool *created,
-                          oast_err *e) {
-  struct server *s = r->srv;
-  char *text = json_dump(p->json);
-  int64_t now = meta_now();
-  int rc = meta_begin(s->meta, e);
-  if (rc) {
-    free(text);
-    return rc;
-  }
-  int64_t old = 0, old_last = 0;
-  char *old_sched = NULL;
-  sqlite3_stmt *st = meta_bind(
-      meta_stmt(s->meta, "SELECT id, schedule, sched_last FROM pipelines WHERE project_id = ? AND name = ?"), "is",
-      r->proj.id, p->name);
-  if (st && sqlite3_step(st) == SQLITE_ROW) {
-    old = sqlite3_column_int64(st, 0);
-    old_sched = col_text(st, 1);
-    old_last = sqlite3_column_int64(st, 2);
-  }
-  if (st) sqlite3_reset(st);
-  if (old && !replace) {
-    rc = oast_err_set(e, OAST_EEXISTS, "pipeline \"%s\" already exists in project \"%s\"", p->name, r->proj.name);
-  } else if (old) {
-    bool same = old_sched && p->schedule && !strcmp(old_sched, p->schedule);
-    st = meta_bind(meta_stmt(s->meta,
-                             "UPDATE pipelines SET spec = ?, owner_id = ?, schedule = ?, sched_last = ?, updated = ? WHERE id = ?"),
-                   "sis", text, r->who.user_id, p->schedule);
-    if (st) {
-      if (p->schedule) sqlite3_bind_int64(st, 4, same ? old_last : now);
-      sqlite3_bind_int64(st, 5, now);
-      sqlite3_bind_int64(st, 6, old);
-      int sr = sqlite3_step(st);
-      sqlite3_reset(st);
-      if (sr != SQLITE_DONE) rc = meta_error(s->meta, sr, e, "updating the pipeline");
-    }
-    *id = old;
-    *created = false;
-  } else {
-    st = meta_bind(meta_stmt(s->meta,
-                             "INSERT INTO pipelines(project_id, name, spec, owner_id, schedule, sched_last, created, updated) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-                   "issis", r->proj.id, p->name, text, r->who.user_id, p->schedule);
-    if (st) {
-      if (p->schedule) sqlite3_bind_int64(st, 6, now);
-      sqlite3_bind_int64(st, 7, now);
-      sqlite3_bind_int64(st, 8, now);
-      int sr = sqlite3_step(st);
-      sqlite3_reset(st);
-      if (sr != SQLITE_DONE) rc = meta_error(s->meta, sr, e, "creating the pipeline");
-    }
-    *id = meta_last_id(s->meta);
-    *created = true;
-  }
-  if (!rc) rc = meta_commit(s->meta, e);
-  if (rc) meta_rollback(s->meta);
-  else if (p->schedule || old_sched) jobs_schedules_changed(s);
-  free(old_sched);
-  free(text);
-  return rc;
-}
-
 static int pipeline_create_or_put(struct req *r, struct resp *w, oast_err *e, bool put) {
   int rc = authz_require(r, RIGHT_WRITE, e);
   if (rc) return rc;
@@ -266,9 +192,10 @@ static int pipeline_create_or_put(struct req *r, struct resp *w, oast_err *e, bo
   snprintf(r->audit_target, sizeof r->audit_target, "pipeline:%s", p->name);
   int64_t id = 0;
   bool created = false;
-  if ((rc = store_pipeline(r, p, put, &id, &created, e))) goto out;
-  json_t *o = pipeline_json(r->srv, id, true);
-  resp_json(w, created ? 201 : 200, o ? o : json_object());
+  char *text = json_dump(p->json);
+  rc = defs_store(r, &pipelines_kind, p->name, text, p->schedule, put, &id, &created, e);
+  free(text);
+  if (!rc) defs_answer(r, &pipelines_kind, w, id, created);
 out:
   pipeline_spec_free(p);
   return rc;
@@ -277,64 +204,9 @@ out:
 static int pipeline_create(struct req *r, struct resp *w, oast_err *e) { return pipeline_create_or_put(r, w, e, false); }
 static int pipeline_put(struct req *r, struct resp *w, oast_err *e) { return pipeline_create_or_put(r, w, e, true); }
 
-static int pipeline_list(struct req *r, struct resp *w, oast_err *e) {
-  int64_t *ids = NULL;
-  size_t n = 0, cap = 0;
-  sqlite3_stmt *st = meta_bind(meta_stmt(r->srv->meta, "SELECT id FROM pipelines WHERE project_id = ? ORDER BY name"),
-                               "i", r->proj.id);
-  while (st && sqlite3_step(st) == SQLITE_ROW) {
-    if (n == cap) ids = xreallocarray(ids, cap = cap ? cap * 2 : 16, sizeof *ids);
-    ids[n++] = sqlite3_column_int64(st, 0);
-  }
-  if (st) sqlite3_reset(st);
-  json_t *items = json_array();
-  for (size_t i = 0; i < n; i++) {
-    json_t *o = pipeline_json(r->srv, ids[i], false);
-    if (o) json_array_append_new(items, o);
-  }
-  free(ids);
-  resp_items(w, items);
-  return 0;
-}
-
-static int pipeline_get(struct req *r, struct resp *w, oast_err *e) {
-  int64_t id;
-  int rc = find_pipeline(r, req_param(r, "name"), &id, e);
-  if (rc) return rc;
-  json_t *o = pipeline_json(r->srv, id, true);
-  if (!o) return oast_err_set(e, OAST_ENOT_FOUND, "pipeline \"%s\" does not exist", req_param(r, "name"));
-  resp_json(w, 200, o);
-  return 0;
-}
-
-static int pipeline_delete(struct req *r, struct resp *w, oast_err *e) {
-  struct server *s = r->srv;
-  const char *name = req_param(r, "name");
-  int rc = authz_require(r, RIGHT_WRITE, e);
-  if (rc) return rc;
-  snprintf(r->audit_target, sizeof r->audit_target, "pipeline:%s", name);
-  if ((rc = meta_begin(s->meta, e))) return rc;
-  int64_t id = 0;
-  rc = find_pipeline(r, name, &id, e);
-  if (!rc) {
-    sqlite3_stmt *st = meta_bind(
-        meta_stmt(s->meta, "SELECT count(*) FROM pipeline_runs WHERE pipeline_id = ? AND state = 'running'"), "i", id);
-    int64_t active = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    if (st) sqlite3_reset(st);
-    if (active)
-      rc = oast_err_set(e, OAST_ECONFLICT, "pipeline \"%s\" has %" PRId64 " run%s in progress; stop %s first", name,
-                        active, active == 1 ? "" : "s", active == 1 ? "it" : "them");
-  }
-  if (!rc) rc = meta_exec(s->meta, e, "DELETE FROM pipelines WHERE id = ?", "i", id);
-  if (!rc) rc = meta_commit(s->meta, e);
-  if (rc) {
-    meta_rollback(s->meta);
-    return rc;
-  }
-  jobs_schedules_changed(s);
-  resp_empty(w, 204);
-  return 0;
-}
+static int pipeline_list(struct req *r, struct resp *w, oast_err *e) { return defs_list(r, &pipelines_kind, w, e); }
+static int pipeline_get(struct req *r, struct resp *w, oast_err *e) { return defs_get(r, &pipelines_kind, w, e); }
+static int pipeline_delete(struct req *r, struct resp *w, oast_err *e) { return defs_delete(r, &pipelines_kind, w, e); }
 
 /* ---- runs ---- */
 

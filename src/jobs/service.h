@@ -80,11 +80,6 @@ int jobs_resolve_path(struct server *s, int64_t project_id, const char *project,
  * for a binary, not an ELF executable or #! script, 413 over 2 GiB. Messages without the path. */
 int jobs_check_program(const char *abs, enum job_type type, oast_err *e);
 
-/* Helpers of the route files. */
-int jobs_param_id(struct req *r, const char *name, int64_t *out, oast_err *e);  /* a positive integer, else 404 */
-int jobs_query_limit(struct req *r, int64_t *limit, oast_err *e);                /* ?limit=1..1000, default 100 */
-json_t *jobs_time(int64_t t);   /* ISO-8601 UTC string, or null for 0 */
-
 /* The path of job run `id`'s log inside its project ("Logs/jobs/<job>/<id>.log"); caller frees. */
 char *jobs_run_log(const char *job, int64_t id);
 /* The same on disk; caller frees. */

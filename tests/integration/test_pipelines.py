@@ -183,7 +183,8 @@ def test_rerun_from_failed_task_keeps_succeeded(jworld, tmp_path):
     (tmp_path / "b.exit").unlink()
     again = pl.rerun("chain", run["id"], "b")
     assert again["id"] == run["id"] and again["state"] == "running"
-    assert [t["state"] for t in again["tasks"]][:3] == ["succeeded", "pending", "pending"]
+    assert task(again, "a")["state"] == "succeeded" and task(again, "c")["state"] in ("pending", "running")
+    assert task(again, "b")["state"] in ("pending", "running") and task(again, "b")["attempts"] <= 1
     run = wait_prun(pl, "chain", run["id"])
     assert run["state"] == "succeeded", run
     assert [(t["name"], t["attempts"]) for t in run["tasks"]] == [("a", 1), ("b", 1), ("c", 1), ("side", 1)]
