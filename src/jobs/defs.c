@@ -58,8 +58,8 @@ int defs_find(struct req *r, const struct def_kind *k, const char *name, int64_t
   return 0;
 }
 
-int defs_store(struct req *r, const struct def_kind *k, const char *name, const char *spec_json, const char *schedule,
-               bool replace, int64_t *id, bool *created, oast_err *e) {
+static int defs_store(struct req *r, const struct def_kind *k, const char *name, const char *spec_json,
+                      const char *schedule, bool replace, int64_t *id, bool *created, oast_err *e) {
   struct server *s = r->srv;
   int64_t now = meta_now(), old = 0, old_last = 0;
   char *old_sched = NULL;
@@ -102,9 +102,18 @@ int defs_store(struct req *r, const struct def_kind *k, const char *name, const 
   return rc;
 }
 
-void defs_answer(struct req *r, const struct def_kind *k, struct resp *w, int64_t id, bool created) {
+int defs_save(struct req *r, const struct def_kind *k, const char *name, json_t *canon, const char *schedule,
+              bool replace, struct resp *w, oast_err *e) {
+  snprintf(r->audit_target, sizeof r->audit_target, "%s:%s", k->noun, name);
+  int64_t id = 0;
+  bool created = false;
+  char *text = json_dumps(canon, JSON_COMPACT);
+  int rc = defs_store(r, k, name, text, schedule, replace, &id, &created, e);
+  free(text);
+  if (rc) return rc;
   json_t *o = k->json(r->srv, id, true);
   resp_json(w, created ? 201 : 200, o ? o : json_object());
+  return 0;
 }
 
 json_t *defs_base_json(struct server *s, const struct def_kind *k, int64_t id) {

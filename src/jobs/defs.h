@@ -35,15 +35,14 @@ struct def_kind {
 /* The id (and, when spec is not NULL, the stored spec text, owned) of definition `name`; 404 naming it. */
 int defs_find(struct req *r, const struct def_kind *k, const char *name, int64_t *id, char **spec, oast_err *e);
 /*
- * Stores a definition (spec_json: its canonical JSON text) under name in
- * one transaction: a new one, or over an existing one when replace (409
- * otherwise). The caller becomes its owner, whom its schedule acts as. An
- * unchanged schedule keeps its watermark; a new one counts from now.
+ * Stores a definition (canon: its canonical JSON, borrowed) under name in
+ * one transaction: a new one (201), or over an existing one when replace
+ * (200; 409 otherwise), and answers it. The caller becomes its owner,
+ * whom its schedule acts as. An unchanged schedule keeps its watermark; a
+ * new one counts from now. Audited as "<noun>:<name>".
  */
-int defs_store(struct req *r, const struct def_kind *k, const char *name, const char *spec_json, const char *schedule,
-               bool replace, int64_t *id, bool *created, oast_err *e);
-/* The answer of a create or replace: 201 or 200 with the definition. */
-void defs_answer(struct req *r, const struct def_kind *k, struct resp *w, int64_t id, bool created);
+int defs_save(struct req *r, const struct def_kind *k, const char *name, json_t *canon, const char *schedule,
+              bool replace, struct resp *w, oast_err *e);
 /* GET of the list, of one ({name} of the path), DELETE of one (409 while a run is in progress). */
 int defs_list(struct req *r, const struct def_kind *k, struct resp *w, oast_err *e);
 int defs_get(struct req *r, const struct def_kind *k, struct resp *w, oast_err *e);

@@ -147,13 +147,7 @@ static int job_create_or_put(struct req *r, struct resp *w, oast_err *e, bool pu
     }
   }
   if ((rc = parse_job(r, body, &spec, e))) goto out;
-  snprintf(r->audit_target, sizeof r->audit_target, "job:%s", spec->name);
-  int64_t id = 0;
-  bool created = false;
-  char *text = json_dump(spec->json);
-  rc = defs_store(r, &jobs_kind, spec->name, text, spec->schedule, put, &id, &created, e);
-  free(text);
-  if (!rc) defs_answer(r, &jobs_kind, w, id, created);
+  rc = defs_save(r, &jobs_kind, spec->name, spec->json, spec->schedule, put, w, e);
 out:
   job_spec_free(spec);
   json_decref(body);

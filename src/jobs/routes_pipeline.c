@@ -189,13 +189,7 @@ static int pipeline_create_or_put(struct req *r, struct resp *w, oast_err *e, bo
                       p->name, url_name);
     goto out;
   }
-  snprintf(r->audit_target, sizeof r->audit_target, "pipeline:%s", p->name);
-  int64_t id = 0;
-  bool created = false;
-  char *text = json_dump(p->json);
-  rc = defs_store(r, &pipelines_kind, p->name, text, p->schedule, put, &id, &created, e);
-  free(text);
-  if (!rc) defs_answer(r, &pipelines_kind, w, id, created);
+  rc = defs_save(r, &pipelines_kind, p->name, p->json, p->schedule, put, w, e);
 out:
   pipeline_spec_free(p);
   return rc;
