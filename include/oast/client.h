@@ -111,6 +111,20 @@ int oast_upload_file(oast_client *c, const char *path, const char *local_path, o
                      void *arg, int *status, char **response, oast_err *e);
 
 /*
+ * oast_upload with another method and the body's Content-Type: sends
+ * METHOD path (for instance POST to a feature group's data) with the
+ * bytes read from `in`, streamed, labelled content_type (NULL:
+ * application/octet-stream). size as for oast_upload; answer as for
+ * oast_request.
+ */
+int oast_send(oast_client *c, const char *method, const char *path, const char *content_type, FILE *in,
+              int64_t size, oast_progress_fn progress, void *arg, int *status, char **response, oast_err *e);
+/* oast_send of the regular file at local_path. */
+int oast_send_file(oast_client *c, const char *method, const char *path, const char *content_type,
+                   const char *local_path, oast_progress_fn progress, void *arg, int *status, char **response,
+                   oast_err *e);
+
+/*
  * GET path and write the answer's raw bytes to `out` as they arrive. On a
  * failed answer nothing is written. *size (may be NULL) receives the byte
  * count written.

@@ -29,6 +29,7 @@ from .featureview import (FeatureView, create_feature_view, create_training_data
 from .errors import (AlreadyExists, BadRequest, Conflict, ConnectionFailed, Forbidden, InternalError,
                      MethodNotAllowed, NotFound, OastError, ServerIOError, Timeout, TooLarge, Unauthenticated,
                      Unavailable, ValidationFailed, error_class)
+from .featurestore import FeatureGroup, FeatureStore
 from .project import Members, Project, Projects
 from . import model, serving
 from .model import Model, Models
@@ -36,6 +37,8 @@ from .serving import Deployment, DeploymentFailed, Deployments
 from . import jobs
 from .jobs import Jobs, Pipelines
 from .users import ApiKeys, Users
+from . import experiment
+from .experiment import EarlyStop, Experiments, Reporter
 
 __version__ = "0.1.0"
 
@@ -44,10 +47,11 @@ PERMISSIONS = ("read", "read_write")
 
 __all__ = [
     "connect", "login", "Connection", "Record", "LoginToken", "config_path", "load_config",
-    "Projects", "Project", "Members", "Datasets", "Files", "Users", "ApiKeys",
+    "Projects", "Project", "Members", "Datasets", "Files", "Users", "ApiKeys", "FeatureStore", "FeatureGroup",
     "OastError", "BadRequest", "Unauthenticated", "Forbidden", "NotFound", "MethodNotAllowed", "Conflict",
     "AlreadyExists", "TooLarge", "ValidationFailed", "InternalError", "ServerIOError", "Unavailable", "Timeout",
     "ConnectionFailed", "error_class", "ROLES", "PERMISSIONS", "API_PREFIX", "CHUNK", "DEFAULT_ADDR",
+    "experiment", "Experiments", "Reporter", "EarlyStop",
     "model", "serving", "Model", "Models", "Deployment", "Deployments", "DeploymentFailed",
     "featureview", "FeatureView", "create_feature_view", "get_feature_view", "list_feature_views",
     "delete_feature_view", "create_training_data", "get_training_data", "get_feature_vector", "get_feature_vectors",

@@ -13,6 +13,7 @@ same handle, each in its own module.
 
 from .client import quote_path
 from .dataset import Datasets, Files
+from .experiment import Experiments
 from .jobs import Jobs, Pipelines
 
 
@@ -54,6 +55,7 @@ class Project:
         self.members = Members(self)
         self.datasets = Datasets(self)
         self.files = Files(self)
+        self.experiments = Experiments(self)
         self.jobs = Jobs(self)
         self.pipelines = Pipelines(self)
 
@@ -93,6 +95,11 @@ class Project:
     def delete(self):
         """Deletes this project with all its data (data owner only)."""
         self.request("DELETE", "")
+
+    def get_feature_store(self):
+        """The project's feature store: a :class:`oast.featurestore.FeatureStore`."""
+        from .featurestore import FeatureStore
+        return FeatureStore(self)
 
     # --- sharing ---------------------------------------------------------
 

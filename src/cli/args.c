@@ -36,6 +36,8 @@ int cli_args_parse(struct cli_args *a, const struct cli_opt *const *specs, int a
     for (const struct cli_opt *o = *s; o->name; o++) a->nopts++;
   a->vals = xcalloc((size_t)a->nopts + 1, sizeof *a->vals);
   a->pos = xcalloc((size_t)argc + 1, sizeof *a->pos);
+  a->seen = xcalloc((size_t)argc + 1, sizeof *a->seen);
+  a->seen_idx = xcalloc((size_t)argc + 1, sizeof *a->seen_idx);
   bool only_pos = false;
   for (int i = 0; i < argc; i++) {
     const char *w = argv[i];
@@ -77,6 +79,8 @@ int cli_args_parse(struct cli_args *a, const struct cli_opt *const *specs, int a
       oast_err_set(e, OAST_EBAD_REQUEST, "option --%s needs a value (%s)", o->name, o->value);
       goto fail;
     }
+    a->seen_idx[a->nseen] = idx;
+    a->seen[a->nseen++] = a->vals[idx];
   }
   return 0;
 fail:
@@ -87,9 +91,13 @@ fail:
 void cli_args_release(struct cli_args *a) {
   free(a->pos);
   free(a->vals);
+  free(a->seen);
+  free(a->seen_idx);
   a->pos = NULL;
   a->vals = NULL;
-  a->npos = a->nopts = 0;
+  a->seen = NULL;
+  a->seen_idx = NULL;
+  a->npos = a->nopts = a->nseen = 0;
 }
 
 const char *cli_opt_get(const struct cli_args *a, const char *name) {
@@ -98,3 +106,13 @@ const char *cli_opt_get(const struct cli_args *a, const char *name) {
 }
 
 bool cli_flag(const struct cli_args *a, const char *name) { return cli_opt_get(a, name) != NULL; }
+
+int cli_opt_all(const struct cli_args *a, const char *name, const char **out, int max) {
+  int idx = find(a, name, strlen(name), 0), n = 0;
+  for (int i = 0; idx >= 0 && i < a->nseen; i++)
+    if (a->seen_idx[i] == idx) {
+      if (n < max) out[n] = a->seen[i];
+      n++;
+    }
+  return n;
+}

@@ -45,6 +45,9 @@ struct cli_args {
   const struct cli_opt *const *specs;  /* NULL-terminated list of option arrays */
   const char **vals;     /* per option, in spec order: the value, "" for a set flag, NULL unset */
   int nopts;
+  const char **seen;     /* every option value in command-line order (repeats kept) */
+  int *seen_idx;         /* the option index of each */
+  int nseen;
 };
 
 /*
@@ -59,6 +62,9 @@ void cli_args_release(struct cli_args *a);
 /* The value of option `name` (borrowed), "" for a set flag, NULL when absent. */
 const char *cli_opt_get(const struct cli_args *a, const char *name);
 bool cli_flag(const struct cli_args *a, const char *name);
+/* Every value given to option `name`, in order (for repeatable options
+ * such as --grid): up to max into out; returns how many were given. */
+int cli_opt_all(const struct cli_args *a, const char *name, const char **out, int max);
 
 /* ---- configuration (config.c) ---- */
 
@@ -187,7 +193,7 @@ struct cli_ctx {
 };
 
 extern const struct cli_noun cli_noun_login, cli_noun_user, cli_noun_project, cli_noun_member,
-    cli_noun_dataset, cli_noun_fs, cli_noun_share, cli_noun_audit, cli_noun_version;
+    cli_noun_dataset, cli_noun_fs, cli_noun_share, cli_noun_audit, cli_noun_version, cli_noun_exp;
 extern const struct cli_noun cli_noun_fv, cli_noun_td;
 /* fv.c: a feature view's --version option (default 1) into *version; CLI_USAGE when malformed. */
 int cli_fv_version(struct cli_ctx *ctx, struct cli_args *a, int *version);
@@ -246,5 +252,12 @@ int cli_read_password(const char *prompt, char **out, oast_err *e);
 
 /* dataset.c: prints the datasets of project (shared by `dataset list` and `fs ls PROJECT`). */
 int cli_dataset_list(struct cli_ctx *ctx, const char *project);
+
+/* fg.c: `oast fg`, feature groups. */
+extern const struct cli_noun cli_noun_fg;
+/* fg.c: a histogram {"edges": [n+1], "counts": [n]} as one line per bin,
+ * "  LO .. HI  BAR COUNT", bars of block characters scaled to the largest
+ * count and fitted to `width` columns. "" when the shape is wrong. Caller frees. */
+char *cli_fg_histogram(json_t *hist, int width);
 
 #endif

@@ -218,14 +218,17 @@ int client_perform(oast_client *c, struct xfer *x, oast_err *e) {
 
   char *url = xasprintf("%s/api/v1%s", c->addr, x->path);
   struct curl_slist *hdr = NULL;
-  char *auth = NULL;
+  char *auth = NULL, *ctype = NULL;
   if (c->key) {
     auth = xasprintf("Authorization: Bearer %s", c->key);
     hdr = curl_slist_append(hdr, auth);
   }
   hdr = curl_slist_append(hdr, "Accept: application/json");
   if (x->body) hdr = curl_slist_append(hdr, "Content-Type: application/json");
-  if (x->in) hdr = curl_slist_append(hdr, "Content-Type: application/octet-stream");
+  if (x->in) {
+    ctype = xasprintf("Content-Type: %s", x->in_type ? x->in_type : "application/octet-stream");
+    hdr = curl_slist_append(hdr, ctype);
+  }
 
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
@@ -283,6 +286,7 @@ int client_perform(oast_client *c, struct xfer *x, oast_err *e) {
   }
   curl_slist_free_all(hdr);
   free(auth);
+  free(ctype);
   free(url);
   return rc;
 }

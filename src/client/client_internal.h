@@ -36,6 +36,7 @@ struct xfer {
   FILE *in;                  /* upload source, or NULL */
   const char *in_name;       /* for messages about reading `in` */
   int64_t in_size;           /* -1: unknown, sent chunked */
+  const char *in_type;       /* Content-Type of `in`, NULL: application/octet-stream */
   FILE *out;                 /* download sink, or NULL */
   struct fs_tmp *tmp;        /* download sink, or NULL */
   size_t resp_max;           /* cap of a 2xx body kept in resp */

@@ -15,13 +15,14 @@
 #include "client/client_internal.h"
 #include "util/alloc.h"
 
-static int upload(oast_client *c, const char *path, FILE *in, const char *name, int64_t size,
-                  oast_progress_fn progress, void *arg, int *status, char **response, oast_err *e) {
-  struct xfer x = {.method = "PUT",
+static int upload(oast_client *c, const char *method, const char *path, const char *type, FILE *in, const char *name,
+                  int64_t size, oast_progress_fn progress, void *arg, int *status, char **response, oast_err *e) {
+  struct xfer x = {.method = method,
                    .path = path,
                    .in = in,
                    .in_name = name,
                    .in_size = size,
+                   .in_type = type,
                    .resp_max = OAST_RESPONSE_MAX,
                    .progress = progress,
                    .progress_arg = arg};
@@ -32,13 +33,19 @@ static int upload(oast_client *c, const char *path, FILE *in, const char *name, 
   return rc;
 }
 
-int oast_upload(oast_client *c, const char *path, FILE *in, int64_t size, oast_progress_fn progress, void *arg,
-                int *status, char **response, oast_err *e) {
-  return upload(c, path, in, "the upload", size, progress, arg, status, response, e);
+int oast_send(oast_client *c, const char *method, const char *path, const char *content_type, FILE *in,
+              int64_t size, oast_progress_fn progress, void *arg, int *status, char **response, oast_err *e) {
+  return upload(c, method, path, content_type, in, "the upload", size, progress, arg, status, response, e);
 }
 
-int oast_upload_file(oast_client *c, const char *path, const char *local_path, oast_progress_fn progress,
-                     void *arg, int *status, char **response, oast_err *e) {
+int oast_upload(oast_client *c, const char *path, FILE *in, int64_t size, oast_progress_fn progress, void *arg,
+                int *status, char **response, oast_err *e) {
+  return oast_send(c, "PUT", path, NULL, in, size, progress, arg, status, response, e);
+}
+
+int oast_send_file(oast_client *c, const char *method, const char *path, const char *content_type,
+                   const char *local_path, oast_progress_fn progress, void *arg, int *status, char **response,
+                   oast_err *e) {
   if (status) *status = 0;
   if (response) *response = NULL;
   FILE *f = fopen(local_path, "rb");
@@ -50,9 +57,15 @@ int oast_upload_file(oast_client *c, const char *path, const char *local_path, o
     fclose(f);
     return oast_err_set(e, OAST_EBAD_REQUEST, "%s is not a regular file", local_path);
   }
-  int rc = upload(c, path, f, local_path, (int64_t)st.st_size, progress, arg, status, response, e);
+  int rc = upload(c, method, path, content_type, f, local_path, (int64_t)st.st_size, progress, arg, status, response,
+                  e);
   fclose(f);
   return rc;
+}
+
+int oast_upload_file(oast_client *c, const char *path, const char *local_path, oast_progress_fn progress,
+                     void *arg, int *status, char **response, oast_err *e) {
+  return oast_send_file(c, "PUT", path, NULL, local_path, progress, arg, status, response, e);
 }
 
 int oast_download(oast_client *c, const char *path, FILE *out, oast_progress_fn progress, void *arg,

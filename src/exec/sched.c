@@ -2,6 +2,7 @@
 #include "exec/sched.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,7 @@ struct sched {
   struct exec_pool *pool;
   pthread_t thread;
   int running;
-  volatile int stop;
+  _Atomic int stop;   /* written by sched_stop, read by the scheduler thread */
   struct {
     sched_tick_fn fn;
     void *arg;

@@ -54,6 +54,7 @@ struct optimizer {
   struct exp_rng rng;
   struct opt_trial *trials;     /* owned; index == id */
   size_t ntrials, cap;
+  size_t nqueued;               /* trials in TS_QUEUED (awaiting a rerun after restore) */
   /* early stopping */
   bool median;
   int64_t es_min_trials, es_interval;

@@ -259,9 +259,10 @@ static void suggest(const struct opt_trial *t, bool rerun, struct trial_suggesti
 enum opt_next_status opt_next(struct optimizer *o, struct trial_suggestion *out) {
   memset(out, 0, sizeof *out);
   out->parent = -1;
-  for (size_t i = 0; i < o->ntrials; i++) {
+  for (size_t i = 0; o->nqueued && i < o->ntrials; i++) {
     if (o->trials[i].state == TS_QUEUED) {
       o->trials[i].state = TS_RUNNING;
+      o->nqueued--;
       suggest(&o->trials[i], true, out);
       return OPT_TRIAL;
     }
@@ -339,6 +340,7 @@ int opt_finished(struct optimizer *o, int trial_id, enum opt_outcome outcome, do
   if (!t) return OAST_ENOT_FOUND;
   if (t->state != TS_RUNNING && t->state != TS_QUEUED)
     return oast_err_set(e, OAST_ECONFLICT, "trial %d has already finished", trial_id);
+  if (t->state == TS_QUEUED) o->nqueued--;
   if (outcome == OPT_FAILED) {
     t->state = TS_FAILED;
     t->metric = NAN;
@@ -379,31 +381,43 @@ static json_t *hex64(uint64_t v) {
   return json_string(b);
 }
 
+static json_t *trial_json(const struct optimizer *o, const struct opt_trial *t) {
+  json_t *j = json_pack("{s:i, s:O, s:s, s:o}", "id", t->id, "params", t->params, "state", state_names[t->state],
+                        "metric", num_or_null(t->metric));
+  if (t->state == TS_FINISHED || t->state == TS_EARLY) {
+    json_t *h = json_array();
+    for (size_t k = 0; k < t->nhist; k++) json_array_append_new(h, num_or_null(t->hist[k]));
+    json_object_set_new(j, "history", h);
+  }
+  if (t->budget > 0) json_object_set_new(j, "budget", json_real(t->budget));
+  if (t->rung > 0) json_object_set_new(j, "rung", json_integer(t->rung));
+  if (t->parent >= 0) json_object_set_new(j, "parent", json_integer(t->parent));
+  if (t->slot >= 0) json_object_set_new(j, "slot", json_integer(t->slot));
+  if (t->unit) {
+    json_t *u = json_array();
+    for (size_t k = 0; k < o->ss->n; k++) json_array_append_new(u, json_real(t->unit[k]));
+    json_object_set_new(j, "unit", u);
+  }
+  return j;
+}
+
+json_t *opt_save_head(const struct optimizer *o) {
+  json_t *s = json_pack("{s:i, s:s, s:o, s:o}", "format", STATE_FORMAT, "optimizer", o->vt->name, "seed",
+                        hex64(o->seed), "rng", hex64(o->rng.s));
+  if (o->vt->save) json_object_set_new(s, "extra", o->vt->save(o));
+  return s;
+}
+
+json_t *opt_save_trial(const struct optimizer *o, int id) {
+  if (id < 0 || (size_t)id >= o->ntrials) return NULL;
+  return trial_json(o, &o->trials[id]);
+}
+
 json_t *opt_save(const struct optimizer *o) {
   json_t *trials = json_array();
-  for (size_t i = 0; i < o->ntrials; i++) {
-    const struct opt_trial *t = &o->trials[i];
-    json_t *j = json_pack("{s:i, s:O, s:s, s:o}", "id", t->id, "params", t->params, "state", state_names[t->state],
-                          "metric", num_or_null(t->metric));
-    if (t->state == TS_FINISHED || t->state == TS_EARLY) {
-      json_t *h = json_array();
-      for (size_t k = 0; k < t->nhist; k++) json_array_append_new(h, num_or_null(t->hist[k]));
-      json_object_set_new(j, "history", h);
-    }
-    if (t->budget > 0) json_object_set_new(j, "budget", json_real(t->budget));
-    if (t->rung > 0) json_object_set_new(j, "rung", json_integer(t->rung));
-    if (t->parent >= 0) json_object_set_new(j, "parent", json_integer(t->parent));
-    if (t->slot >= 0) json_object_set_new(j, "slot", json_integer(t->slot));
-    if (t->unit) {
-      json_t *u = json_array();
-      for (size_t k = 0; k < o->ss->n; k++) json_array_append_new(u, json_real(t->unit[k]));
-      json_object_set_new(j, "unit", u);
-    }
-    json_array_append_new(trials, j);
-  }
-  json_t *s = json_pack("{s:i, s:s, s:o, s:o, s:o}", "format", STATE_FORMAT, "optimizer", o->vt->name, "seed",
-                        hex64(o->seed), "rng", hex64(o->rng.s), "trials", trials);
-  if (o->vt->save) json_object_set_new(s, "extra", o->vt->save(o));
+  for (size_t i = 0; i < o->ntrials; i++) json_array_append_new(trials, trial_json(o, &o->trials[i]));
+  json_t *s = opt_save_head(o);
+  json_object_set_new(s, "trials", trials);
   return s;
 }
 
@@ -444,6 +458,7 @@ static int load_trial(struct optimizer *o, const json_t *j, size_t i, oast_err *
   if (!st) st = "";
   if (strcmp(st, "running") == 0) {
     t->state = TS_QUEUED;
+    o->nqueued++;
   } else if (strcmp(st, "finished") == 0) {
     t->state = TS_FINISHED;
   } else if (strcmp(st, "early_stopped") == 0) {

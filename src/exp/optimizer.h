@@ -209,6 +209,20 @@ int opt_finished(struct optimizer *o, int trial_id, enum opt_outcome outcome, do
  */
 json_t *opt_save(const struct optimizer *o);
 
+/*
+ * The state in pieces, for a scheduler that persists it incrementally:
+ * opt_save is opt_save_head plus "trials", the array of every
+ * opt_save_trial in id order. After opt_next only the head and the
+ * suggested trial's record change; after opt_report nothing that is
+ * saved; after opt_finished the head and that trial's record. So storing
+ * the head and one record per decision keeps a stored copy equal to
+ * opt_save, and opt_restore accepts the pieces put back together. Both
+ * return a new reference (caller owns); opt_save_trial gives NULL for an
+ * unknown id.
+ */
+json_t *opt_save_head(const struct optimizer *o);
+json_t *opt_save_trial(const struct optimizer *o, int id);
+
 /* The best finished trial's id (and its metric into *metric), or -1 if no
  * trial has a metric yet. For asha only trials of the highest rung that
  * has a metric compete, since budgets differ between rungs. */

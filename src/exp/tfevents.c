@@ -168,3 +168,10 @@ int tfevents_close(struct tfevents *w, oast_err *e) {
   w->fd = -1;
   return rc;
 }
+
+void tfevents_release(struct tfevents *w) {
+  if (w->path && w->fd >= 0) close(w->fd);
+  free(w->path);
+  w->path = NULL;
+  w->fd = -1;
+}

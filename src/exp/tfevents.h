@@ -51,6 +51,11 @@ int tfevents_flush(struct tfevents *w, oast_err *e);
  * zero-initialized writer. */
 int tfevents_close(struct tfevents *w, oast_err *e);
 
+/* Closes and releases w without fsync, for writers whose events are
+ * not worth a disk flush on the caller's thread (every record is already
+ * in the file, and the page cache writes it back). Safe as tfevents_close is. */
+void tfevents_release(struct tfevents *w);
+
 /* Encoders, also for other TFRecord writers. Both append to out; a capped
  * buffer that overflows returns OAST_ETOO_LARGE. */
 /* The TFRecord framing of len bytes of data. */

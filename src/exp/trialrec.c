@@ -2,9 +2,11 @@
 #include "exp/trialrec.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exp/field.h"
 #include "util/alloc.h"
@@ -12,9 +14,31 @@
 
 #define MAX_RECORD (16u << 20) /* a trial's outputs are small; refuse to read runaway files */
 
+/*
+ * Written to a temporary name and renamed over the target, so a reader
+ * sees the old file or the new one, never a part. Not fsynced: an
+ * experiment writes these for every trial (10,000 trials would spend
+ * minutes in fsync), and the metadata database, not these files, is the
+ * record that survives a crash; the experiment service writes them again
+ * from it when it resumes.
+ */
 static int write_text(const char *dir, const char *name, const char *text, oast_err *e) {
   char *path = fs_join(dir, name);
-  int rc = fs_write_atomic(path, text, strlen(text), 0644, e);
+  char *tmp = xasprintf("%s/.oast-tmp-%s", dir, name + (name[0] == '.'));
+  int rc = 0;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  size_t len = strlen(text), done = 0;
+  while (fd >= 0 && done < len) {
+    ssize_t n = write(fd, text + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += (size_t)n;
+  }
+  if (fd < 0 || done < len || close(fd) != 0 || rename(tmp, path) != 0) {
+    rc = oast_err_set(e, OAST_EIO, "cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+  }
+  free(tmp);
   free(path);
   return rc;
 }

@@ -7,8 +7,10 @@
  *   .metric        the final metric as text: the shortest decimal that reads
  *                  back exactly ("0.9", "1e-05"), no newline
  * output.log and the TensorBoard event files are written as the trial runs
- * (tfevents.h). Every file is replaced atomically, so a reader or a restart
- * sees the old content or the new one.
+ * (tfevents.h). Every file is replaced atomically (written beside and
+ * renamed), so a reader sees the old content or the new one. They are not
+ * fsynced: the metadata database is the durable record, and the
+ * experiment service writes the files again from it when it resumes.
  */
 #ifndef EXP_TRIALREC_H
 #define EXP_TRIALREC_H

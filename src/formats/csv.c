@@ -139,6 +139,17 @@ static int fail(struct csv_reader *r, oast_err *e, const char *fmt, ...) {
   return OAST_EBAD_REQUEST;
 }
 
+/* Where field f of the record that starts on `line` is, for an error:
+ * `row 3 (line 4), column "age"` once the header is known, else
+ * `header (line 1), field 2` (or `row 3 (line 4), field 9` past the header's fields). */
+static const char *where(const struct csv_reader *r, size_t f, size_t line, char *out, size_t n) {
+  if (!r->have_header) snprintf(out, n, "header (line %zu), field %zu", line, f + 1);
+  else if (f < r->nfields) snprintf(out, n, "row %zu (line %zu), column \"%s\"", r->rows + 1, line,
+                                    r->proto.cols[r->map[f]].name);
+  else snprintf(out, n, "row %zu (line %zu), field %zu", r->rows + 1, line, f + 1);
+  return out;
+}
+
 /* Truncates every column of the batch to `rows` rows (undoing a cut record). */
 static void truncate_batch(struct csv_reader *r, size_t rows) {
   for (size_t i = 0; i < r->batch.ncols; i++) {
@@ -245,6 +256,7 @@ static int parse_record(struct csv_reader *r, const char *p, const char *end, bo
   const size_t line = r->line;
   size_t nl = 0, f = 0;
   int rc;
+  char loc[160];
 
   if (!r->have_header && line == 1) {
     static const char bom[] = "\xEF\xBB\xBF";
@@ -287,8 +299,8 @@ static int parse_record(struct csv_reader *r, const char *p, const char *end, bo
         const char *x = memchr(s, '"', (size_t)(end - s));
         if (!x) {
           if (!final) return REC_MORE;
-          return fail(r, e, "row %zu (line %zu), field %zu: a quoted field is not closed before the end of the input",
-                      r->rows + 1, line, f + 1);
+          return fail(r, e, "%s: a quoted field is not closed before the end of the input",
+                      where(r, f, line, loc, sizeof loc));
         }
         if (x + 1 == end && !final) return REC_MORE;
         if (x + 1 < end && x[1] == '"') {
@@ -310,13 +322,13 @@ static int parse_record(struct csv_reader *r, const char *p, const char *end, bo
         break;
       }
       if (q < end && *q != ',' && *q != '\n' && *q != '\r')
-        return fail(r, e, "row %zu (line %zu), field %zu: unexpected character after the closing quote", r->rows + 1,
-                    line + nl, f + 1);
+        return fail(r, e, "%s: unexpected character after the closing quote (a quote inside a quoted field is "
+                    "written twice)", where(r, f, line + nl, loc, sizeof loc));
     } else {
       q = scan_special(p, end);
       if (q < end && *q == '"')
-        return fail(r, e, "row %zu (line %zu), field %zu: a quote inside an unquoted field (quote the whole field and double the quote)",
-                    r->rows + 1, line, f + 1);
+        return fail(r, e, "%s: a quote inside an unquoted field (quote the whole field and double the quote)",
+                    where(r, f, line, loc, sizeof loc));
       v = p;
       vn = (size_t)(q - p);
     }
@@ -324,8 +336,8 @@ static int parse_record(struct csv_reader *r, const char *p, const char *end, bo
     if (q < end && *q == '\r') {
       if (q + 1 == end && !final) return REC_MORE;
       if (q + 1 < end && q[1] != '\n')
-        return fail(r, e, "row %zu (line %zu), field %zu: a carriage return outside quotes must be followed by a line feed",
-                    r->rows + 1, line + nl, f + 1);
+        return fail(r, e, "%s: a carriage return outside quotes must be followed by a line feed",
+                    where(r, f, line + nl, loc, sizeof loc));
     }
     if (!r->have_header) {
       if (f >= r->proto.ncols) {
@@ -354,9 +366,12 @@ static int parse_record(struct csv_reader *r, const char *p, const char *end, bo
     r->line += 1 + nl;
     return REC_DONE;
   }
-  if (f != r->nfields)
-    return fail(r, e, "row %zu (line %zu) has %zu field%s, the header has %zu", r->rows + 1, line, f,
-                f == 1 ? "" : "s", r->nfields);
+  if (f < r->nfields)
+    return fail(r, e, "row %zu (line %zu) has %zu field%s, the header has %zu: column \"%s\" is missing", r->rows + 1,
+                line, f, f == 1 ? "" : "s", r->nfields, r->proto.cols[r->map[f]].name);
+  if (f > r->nfields)
+    return fail(r, e, "row %zu (line %zu) has %zu fields, the header has %zu: field %zu is after the last column \"%s\"",
+                r->rows + 1, line, f, r->nfields, r->nfields + 1, r->proto.cols[r->map[r->nfields - 1]].name);
   fill_absent(r);
   r->rows++;
   r->line += 1 + nl;

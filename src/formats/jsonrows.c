@@ -370,6 +370,17 @@ int jsonrows_write_row(const struct table *t, size_t i, struct buf *out) {
   return put_row(t, i, &f, out);
 }
 
+int jsonrows_write_list(const struct table *t, size_t from, size_t to, struct buf *out) {
+  struct rows_fmt f;
+  rows_fmt_init(&f);
+  int rc = 0;
+  for (size_t i = from; i < to && !rc; i++) {
+    if (i) rc = buf_putc(out, ',');
+    if (!rc) rc = put_row(t, i, &f, out);
+  }
+  return rc;
+}
+
 int jsonrows_write(const struct table *t, size_t from, size_t to, enum jsonrows_format fmt, struct buf *out) {
   struct rows_fmt f;
   rows_fmt_init(&f);

@@ -65,6 +65,10 @@ int jsonrows_append_value(struct column *c, json_t *v, char *why, size_t whylen)
 
 /* Appends row i of t as one JSON object (no line end). 0 or OAST_ETOO_LARGE. */
 int jsonrows_write_row(const struct table *t, size_t i, struct buf *out);
+/* Rows [from, to) as the objects of a JSON array, comma-separated, with a
+ * comma before the first unless from is 0: the pieces of one array written
+ * in batches. 0 or OAST_ETOO_LARGE. */
+int jsonrows_write_list(const struct table *t, size_t from, size_t to, struct buf *out);
 /* Appends rows [from, to): an array "[{..},{..}]" or NDJSON lines each ended
  * by LF. 0 or OAST_ETOO_LARGE. */
 int jsonrows_write(const struct table *t, size_t from, size_t to, enum jsonrows_format f, struct buf *out);

@@ -64,7 +64,7 @@ void rows_quote(const char *s, size_t n, char *out, size_t outlen);
 /* Text forms of stored values. A rows_fmt caches the text of recent dates
  * (direct-mapped by day) so a column of timestamps costs no printf per row;
  * one per writer, on the stack. */
-#define ROWS_FMT_DAYS 256
+#define ROWS_FMT_DAYS 1024
 struct rows_fmt {
   int64_t day[ROWS_FMT_DAYS];      /* days since the epoch, or INT64_MIN */
   char date[ROWS_FMT_DAYS][16];    /* "YYYY-MM-DD" of day[k] */

@@ -7,7 +7,9 @@
  * the later commits up to C. When none of those commits updated an
  * existing key, the state is their concatenation; otherwise the newest row
  * of each key wins (keyset.c), and rows keep the order of the commit and
- * position they came from.
+ * position they came from. A read of some columns only (the key checks of
+ * an insert read just the key) reads those columns and the key columns
+ * from the files, nothing else.
  */
 #include "fstore/fgdata.h"
 
@@ -53,11 +55,12 @@ struct commit_file {
   int64_t rows_updated;
 };
 
-static int load_file(const char *dir, const char *name, struct table *t, oast_err *e) {
+static int load_file(const char *dir, const char *name, const char *const *columns, size_t ncolumns, struct table *t,
+                     oast_err *e) {
   char *path = xasprintf("%s/%s", dir, name);
   struct pq_file *f = NULL;
   int rc = pq_open(path, &f, e);
-  if (!rc) rc = pq_read_table(f, NULL, 0, t, e);
+  if (!rc) rc = pq_read_table(f, columns, ncolumns, t, e);
   pq_close(f);
   free(path);
   return rc;
@@ -96,7 +99,31 @@ int fgdata_read(struct server *s, const struct fgroup *g, int64_t as_of, const c
     if (!columns[i] || !name_like_feature(g, columns[i]))
       return oast_err_set(e, OAST_EBAD_REQUEST, "feature group \"%s\" has no feature \"%.64s\"", g->name,
                           columns[i] ? columns[i] : "");
-  fgroup_table(g, out);
+  /* What to read from the files: the columns asked for and, for merging, the key columns. */
+  int key_idx[FG_MAX_FEATURES + 1];
+  size_t nk = 0;
+  for (size_t i = 0; i < g->npk; i++) key_idx[nk++] = g->pk[i];
+  if (g->event_time >= 0) key_idx[nk++] = g->event_time;
+  const char **want = NULL;
+  size_t nwant = 0;
+  if (columns) {
+    want = xcalloc(ncolumns + nk + 1, sizeof *want);
+    for (size_t i = 0; i < ncolumns; i++) want[nwant++] = columns[i];
+    for (size_t k = 0; k < nk; k++) {
+      const char *kn = g->features[key_idx[k]].name;
+      bool have = false;
+      for (size_t i = 0; i < nwant && !have; i++) have = !strcmp(want[i], kn);
+      if (!have) want[nwant++] = kn;
+    }
+    enum ftype *types = xcalloc(nwant, sizeof *types);
+    for (size_t i = 0; i < nwant; i++)
+      for (size_t f = 0; f < g->nfeatures; f++)
+        if (!strcmp(g->features[f].name, want[i])) types[i] = g->features[f].type;
+    table_init(out, nwant, want, types);
+    free(types);
+  } else {
+    fgroup_table(g, out);
+  }
   *commit = 0;
   /* The commits to read: from the newest snapshot at or before as_of. */
   sqlite3_stmt *st = meta_bind(meta_stmt(s->meta,
@@ -129,7 +156,7 @@ int fgdata_read(struct server *s, const struct fgroup *g, int64_t as_of, const c
   struct table *parts = xcalloc(k, sizeof *parts);
   bool updates = false;
   for (size_t i = 0; i < k && !rc; i++) {
-    rc = load_file(dir, cf[start + i].file, &parts[i], e);
+    rc = load_file(dir, cf[start + i].file, want, nwant, &parts[i], e);
     if (i > 0 && cf[start + i].rows_updated > 0) updates = true;
   }
   free(dir);
@@ -146,10 +173,9 @@ int fgdata_read(struct server *s, const struct fgroup *g, int64_t as_of, const c
       /* The newest row of each key wins. */
       size_t total = 0;
       for (size_t i = 0; i < k; i++) total += parts[i].nrows;
-      int *keys = xcalloc(g->npk + 1, sizeof *keys);
-      size_t nk = 0;
-      for (size_t i = 0; i < g->npk; i++) keys[nk++] = g->pk[i];
-      if (g->event_time >= 0) keys[nk++] = g->event_time;
+      /* The key columns by position in what was read. */
+      int *keys = xcalloc(nk + 1, sizeof *keys);
+      for (size_t j = 0; j < nk; j++) keys[j] = table_find(out, g->features[key_idx[j]].name);
       const struct table **tp = xcalloc(k, sizeof *tp);
       for (size_t i = 0; i < k; i++) tp[i] = &parts[i];
       struct keyset ks;
@@ -177,6 +203,7 @@ int fgdata_read(struct server *s, const struct fgroup *g, int64_t as_of, const c
 done:
   for (size_t i = start; i < n; i++) free(cf[i].file);
   free(cf);
+  free(want);
   if (!rc) project(out, columns, ncolumns);
   return rc;
 }

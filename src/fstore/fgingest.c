@@ -11,8 +11,9 @@
  * keys), and committed:
  *
  *   BEGIN; insert the commit row (its id names the file);
- *   write c<id>.parquet (temp, fsync, rename);
- *   statistics, validation report, online store rows and marker;
+ *   write c<id>.parquet (temp, fsync, rename) and, at the same time on
+ *   this thread, the statistics;
+ *   validation report, online store rows and marker;
  *   COMMIT.
  *
  * A failure anywhere rolls back the row and removes the file, so readers
@@ -25,8 +26,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "formats/csv.h"
@@ -96,6 +100,179 @@ static int ingest_begin(struct req *r, oast_err *e) {
   return 0;
 }
 
+/*
+ * Parsing. JSON bodies and small CSV bodies are parsed in one pass. A
+ * large CSV body is parsed in two halves at once: the split is the first
+ * line end past the middle that the parity of the quotes before it puts
+ * outside any quoted field, after a line that is not blank; the second
+ * half is parsed by a reader fed the header first. That is exactly what a
+ * single pass would do when the first half parses without error (its last
+ * record then ends right at the split, so a single pass starts a fresh
+ * record there too); the halves' rows are joined in order. When either
+ * half fails, the body is parsed again in one pass, whose error (with the
+ * true row and line numbers) is the one reported.
+ */
+#define PARSE_CHUNK ((size_t)1 << 20)
+#define PARSE_SPLIT_MIN ((off_t)1 << 20)
+
+/* The uploaded body: mapped into memory when it can be, else read with pread. */
+struct body {
+  int fd;
+  const char *map;  /* NULL: not mapped */
+  off_t size;
+};
+
+/* Bytes [pos, pos + want) of the body (want > 0, pos < size): a pointer into the map, or buf filled
+ * by pread. Returns how many bytes there are, -1 on a read error. */
+static ssize_t body_at(const struct body *b, off_t pos, size_t want, char *buf, const char **out) {
+  if ((off_t)want > b->size - pos) want = (size_t)(b->size - pos);
+  if (b->map) {
+    *out = b->map + pos;
+    return (ssize_t)want;
+  }
+  ssize_t n;
+  do n = pread(b->fd, buf, want, pos);
+  while (n < 0 && errno == EINTR);
+  *out = buf;
+  return n > 0 ? n : -1;
+}
+
+/* Feeds bytes [from, to) of the body to one of the readers, a chunk at a time. */
+static int feed_range(const struct body *b, off_t from, off_t to, struct csv_reader *cr, struct jsonrows_reader *jr,
+                      oast_err *e) {
+  char *buf = b->map ? NULL : xmalloc(PARSE_CHUNK);
+  int rc = 0;
+  while (from < to && !rc) {
+    const char *p;
+    size_t want = (size_t)(to - from) < PARSE_CHUNK ? (size_t)(to - from) : PARSE_CHUNK;
+    ssize_t n = body_at(b, from, want, buf, &p);
+    if (n < 0) {
+      rc = oast_err_set(e, OAST_EIO, "cannot read the uploaded body");
+      break;
+    }
+    rc = cr ? csv_feed(cr, p, (size_t)n, e) : jsonrows_feed(jr, p, (size_t)n, e);
+    from += n;
+  }
+  free(buf);
+  return rc;
+}
+
+static int parse_whole(const struct rows_schema *schema, enum body_format fmt, const struct body *b, struct table *t,
+                       oast_err *e) {
+  struct csv_reader *cr = NULL;
+  struct jsonrows_reader *jr = NULL;
+  if (fmt == BODY_CSV) cr = csv_reader_new(schema, 0);
+  else jr = jsonrows_reader_new(schema, fmt == BODY_NDJSON ? JSONROWS_NDJSON : JSONROWS_ARRAY, 0);
+  int rc = feed_range(b, 0, b->size, cr, jr, e);
+  if (!rc) rc = cr ? csv_finish(cr, e) : jsonrows_finish(jr, e);
+  if (!rc) {
+    if (cr) csv_take(cr, t);
+    else jsonrows_take(jr, t);
+  }
+  csv_reader_free(cr);
+  jsonrows_reader_free(jr);
+  return rc;
+}
+
+/*
+ * Where a CSV body splits: the offset after a line end past the middle,
+ * outside quotes by their parity, after a line that is not blank; 0 when
+ * there is none. *head_end gets the end of the header record.
+ */
+static off_t split_point(const struct body *b, off_t *head_end) {
+  char *buf = b->map ? NULL : xmalloc(PARSE_CHUNK);
+  bool odd = false;
+  char p1 = '\n', p2 = '\n'; /* the two bytes before the current one */
+  off_t half = b->size / 2, pos = 0, mid = 0;
+  *head_end = 0;
+  while (pos < b->size && !mid) {
+    const char *d;
+    ssize_t n = body_at(b, pos, PARSE_CHUNK, buf, &d);
+    if (n <= 0) break;
+    if (*head_end && pos + n <= half) {
+      /* Before the middle only the parity of the quotes matters. */
+      for (const char *q = d; (q = memchr(q, '"', (size_t)(d + n - q))); q++) odd = !odd;
+      p2 = n > 1 ? d[n - 2] : p1;
+      p1 = d[n - 1];
+      pos += n;
+      continue;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+      char c = d[i];
+      if (c == '"') {
+        odd = !odd;
+      } else if (c == '\n' && !odd) {
+        off_t at = pos + i + 1;
+        bool blank = p1 == '\n' || (p1 == '\r' && p2 == '\n');
+        if (!*head_end) *head_end = at;
+        else if (at > half && !blank) {
+          mid = at;
+          break;
+        }
+      }
+      p2 = p1;
+      p1 = c;
+    }
+    pos += n;
+  }
+  free(buf);
+  return mid < b->size ? mid : 0;
+}
+
+struct half {
+  const struct rows_schema *schema;
+  const struct body *body;
+  off_t from, to;
+  const char *head;   /* the header record, fed first (second half only) */
+  size_t head_len;
+  struct table t;
+  int rc;
+};
+
+static void *parse_half(void *arg) {
+  struct half *h = arg;
+  struct csv_reader *cr = csv_reader_new(h->schema, 0);
+  oast_err e;
+  h->rc = h->head ? csv_feed(cr, h->head, h->head_len, &e) : 0;
+  if (!h->rc) h->rc = feed_range(h->body, h->from, h->to, cr, NULL, &e);
+  if (!h->rc) h->rc = csv_finish(cr, &e);
+  if (!h->rc) csv_take(cr, &h->t);
+  csv_reader_free(cr);
+  return NULL;
+}
+
+/* The two-halves parse; 0 with *t filled, or -1 when it does not apply or a half failed. */
+static int parse_split(const struct rows_schema *schema, const struct body *body, struct table *t) {
+  off_t head_end;
+  off_t mid = split_point(body, &head_end);
+  if (!mid || mid <= head_end) return -1;
+  char *head = xmalloc((size_t)head_end);
+  const char *hp;
+  if (body_at(body, 0, (size_t)head_end, head, &hp) != (ssize_t)head_end) {
+    free(head);
+    return -1;
+  }
+  struct half a = {schema, body, 0, mid, NULL, 0, {0}, 0};
+  struct half b = {schema, body, mid, body->size, hp, (size_t)head_end, {0}, 0};
+  pthread_t th;
+  if (pthread_create(&th, NULL, parse_half, &b) != 0) {
+    free(head);
+    return -1;
+  }
+  parse_half(&a);
+  pthread_join(th, NULL);
+  free(head);
+  if (a.rc || b.rc) {
+    table_release(&a.t);
+    table_release(&b.t);
+    return -1;
+  }
+  fgdata_append(&a.t, &b.t);
+  table_release(&b.t);
+  *t = a.t;
+  return 0;
+}
+
 /* Parses the uploaded body (at fd) into t. */
 static int parse_body(struct ingest *in, int fd, struct table *t, oast_err *e) {
   const struct fgroup *g = &in->g;
@@ -109,36 +286,42 @@ static int parse_body(struct ingest *in, int fd, struct table *t, oast_err *e) {
   for (size_t i = 0; i < g->npk; i++) required[g->pk[i]] = true;
   if (g->event_time >= 0) required[g->event_time] = true;
   struct rows_schema schema = {g->nfeatures, names, types, required};
-  struct csv_reader *cr = NULL;
-  struct jsonrows_reader *jr = NULL;
-  if (in->fmt == BODY_CSV) cr = csv_reader_new(&schema, 0);
-  else jr = jsonrows_reader_new(&schema, in->fmt == BODY_NDJSON ? JSONROWS_NDJSON : JSONROWS_ARRAY, 0);
-  size_t bufsz = 1 << 20;
-  char *buf = xmalloc(bufsz);
-  int rc = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf, bufsz);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      rc = oast_err_set(e, OAST_EIO, "cannot read the uploaded body");
-      break;
-    }
-    if (n == 0) break;
-    rc = cr ? csv_feed(cr, buf, (size_t)n, e) : jsonrows_feed(jr, buf, (size_t)n, e);
-    if (rc) break;
+  struct stat st;
+  int rc;
+  if (fstat(fd, &st) != 0) {
+    rc = oast_err_set(e, OAST_EIO, "cannot read the uploaded body");
+  } else {
+    struct body b = {fd, NULL, st.st_size};
+    /* Mapped (and read ahead in one go) rather than copied out chunk by chunk. */
+    void *m = st.st_size > 0 ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : MAP_FAILED;
+    if (m != MAP_FAILED) b.map = m;
+    rc = -1;
+    if (in->fmt == BODY_CSV && st.st_size >= PARSE_SPLIT_MIN) rc = parse_split(&schema, &b, t);
+    if (rc) rc = parse_whole(&schema, in->fmt, &b, t, e);
+    if (m != MAP_FAILED) munmap(m, (size_t)st.st_size);
   }
-  if (!rc) rc = cr ? csv_finish(cr, e) : jsonrows_finish(jr, e);
-  if (!rc) {
-    if (cr) csv_take(cr, t);
-    else jsonrows_take(jr, t);
-  }
-  csv_reader_free(cr);
-  jsonrows_reader_free(jr);
-  free(buf);
   free(names);
   free(types);
   free(required);
   return rc;
+}
+
+/* Writing the commit's file (on a thread for large commits, see ingest_finish). */
+#define WRITE_THREAD_ROWS 65536
+
+struct write_job {
+  const char *path;
+  const struct table *t;
+  int rc;
+  oast_err e;
+};
+
+static void *write_file(void *arg) {
+  struct write_job *j = arg;
+  struct pq_write_opts po;
+  pq_write_opts_init(&po);
+  j->rc = pq_write_table(j->path, j->t, &po, &j->e);
+  return NULL;
 }
 
 /* "id=5, ts=2024-01-01T00:00:00Z" for error messages. */
@@ -152,6 +335,33 @@ static void key_text(const struct table *t, const int *keys, size_t nk, size_t r
     free(s);
     json_decref(v);
   }
+}
+
+/*
+ * The fast path of the key checks: a key of one int or bigint column (no
+ * event time). *lo and *hi get its smallest and largest value; the result
+ * says whether the values strictly increase row after row, in which case
+ * no value repeats. Key values are never null (the reader requires them).
+ * Inserts of ascending ids, the common case, so skip the hash set.
+ */
+static bool int_key_range(const struct table *t, int col, int64_t *lo, int64_t *hi) {
+  const struct column *c = &t->cols[col];
+  bool wide = c->type == FT_BIGINT, ascending = true;
+  int64_t prev = 0;
+  *lo = INT64_MAX;
+  *hi = INT64_MIN;
+  for (size_t i = 0; i < t->nrows; i++) {
+    int64_t v = wide ? column_i64(c, i) : column_i32(c, i);
+    if (i && v <= prev) ascending = false;
+    if (v < *lo) *lo = v;
+    if (v > *hi) *hi = v;
+    prev = v;
+  }
+  return ascending;
+}
+
+static bool int_key(const struct table *t, const int *keys, size_t nk) {
+  return nk == 1 && (t->cols[keys[0]].type == FT_INT || t->cols[keys[0]].type == FT_BIGINT);
 }
 
 /* Existing keys of the group (all commits so far), as a table of key columns. */
@@ -189,10 +399,12 @@ static int ingest_finish(struct req *r, struct resp *w, oast_err *e) {
   size_t nk = 0;
   for (size_t i = 0; i < g->npk; i++) keys[nk++] = g->pk[i];
   if (g->event_time >= 0) keys[nk++] = g->event_time;
+  int64_t new_lo = 0, new_hi = 0;
+  bool fast = int_key(&t, keys, nk) && int_key_range(&t, keys[0], &new_lo, &new_hi);
   const struct table *self[1] = {&t};
   struct keyset ks;
-  keyset_init(&ks, self, keys, nk, t.nrows);
-  for (size_t i = 0; i < t.nrows; i++) {
+  keyset_init(&ks, self, keys, fast ? 0 : nk, fast ? 0 : t.nrows);
+  for (size_t i = 0; i < t.nrows && !fast; i++) {
     size_t ft, fr;
     if (!keyset_add(&ks, 0, i, &ft, &fr)) {
       char kt[256];
@@ -233,7 +445,15 @@ static int ingest_finish(struct req *r, struct resp *w, oast_err *e) {
   /* Existing keys: upsert counts updates, insert refuses them. */
   int64_t latest = 0, rows_updated = 0;
   if ((rc = existing_keys(r, g, keys, nk, &old, &latest, e))) goto out;
-  if (old.nrows) {
+  bool disjoint = false;
+  if (old.nrows && int_key(&t, keys, nk)) {
+    /* Integer keys: new ones all above (or below) the old ones cannot meet them. */
+    int64_t old_lo, old_hi;
+    int_key_range(&old, 0, &old_lo, &old_hi);
+    if (!fast) int_key_range(&t, keys[0], &new_lo, &new_hi);
+    disjoint = new_lo > old_hi || new_hi < old_lo;
+  }
+  if (old.nrows && !disjoint) {
     int oldkeys[FG_MAX_FEATURES + 1];
     for (size_t i = 0; i < nk; i++) oldkeys[i] = (int)i;
     /* Compare by position: old holds only the key columns, in key order. */
@@ -278,13 +498,26 @@ static int ingest_finish(struct req *r, struct resp *w, oast_err *e) {
   dir = fgroup_dir(s, g);
   file = xasprintf("c%lld.parquet", (long long)cid);
   path = fs_join(dir, file);
-  struct pq_write_opts po;
-  pq_write_opts_init(&po);
-  if ((rc = pq_write_table(path, &t, &po, e))) goto out;
+  /* The file is written on a thread while this one computes the statistics of the state after the commit
+   * (merged from the last commit's when nothing was replaced): both only read t. */
+  struct write_job wj = {path, &t, 0, {0}};
+  pthread_t wt;
+  bool threaded = t.nrows >= WRITE_THREAD_ROWS && pthread_create(&wt, NULL, write_file, &wj) == 0;
+  if (!threaded) write_file(&wj);
+  int src = 0;
+  oast_err se;
+  if (g->stats_enabled) src = fstore_commit_stats(r, g, &t, latest, rows_updated, &stats_state, &se);
+  if (threaded) pthread_join(wt, NULL);
+  if (wj.rc) {
+    *e = wj.e;
+    rc = wj.rc;
+    goto out;
+  }
   wrote = true;
-  /* Statistics of the state after this commit: merged from the last commit's when nothing was replaced. */
-  if (g->stats_enabled) {
-    if ((rc = fstore_commit_stats(r, g, &t, latest, rows_updated, &stats_state, e))) goto out;
+  if (src) {
+    *e = se;
+    rc = src;
+    goto out;
   }
   char *stats_text = stats_state ? json_dump(stats_state) : NULL;
   rc = meta_exec(s->meta, e, "UPDATE fg_commits SET file = ?, stats = ? WHERE id = ?", "ssi", file, stats_text, cid);

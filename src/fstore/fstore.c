@@ -1,11 +1,13 @@
 /*
  * fstore.c — feature store services and read routes: data (with time
  * travel), commits, statistics, expectations, validations, compaction,
- * and the online store's recovery at start.
+ * and the recovery at start (files of unfinished commits are removed, the
+ * online store is rebuilt where it disagrees with the offline commits).
  */
 #define _GNU_SOURCE
 #include "fstore/fstore.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -120,7 +122,56 @@ int fstore_recover_group(struct server *s, int64_t fg_id, oast_err *e) {
   return rc;
 }
 
+/* Whether a group's file is one a commit row names (as its file or its snapshot). */
+static bool file_named(struct server *s, int64_t fg_id, const char *name) {
+  sqlite3_stmt *st = meta_bind(meta_stmt(s->meta, "SELECT 1 FROM fg_commits WHERE fg_id = ? AND (file = ? OR snapshot_file = ?)"),
+                               "iss", fg_id, name, name);
+  bool named = st && sqlite3_step(st) == SQLITE_ROW;
+  if (st) sqlite3_reset(st);
+  return named;
+}
+
+/*
+ * Removes what a crash left in a group's directory: files of commits or
+ * snapshots that were written but never committed, and half-written
+ * temporary files. Readers only open files that commit rows name, so this
+ * changes no answer; it only returns the space.
+ */
+static void sweep_group(struct server *s, int64_t fg_id) {
+  struct fgroup g;
+  if (fgroup_load_id(s, fg_id, &g, NULL)) return;
+  char *dir = fgroup_dir(s, &g);
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  while (d && (de = readdir(d))) {
+    const char *n = de->d_name;
+    bool tmp = !strncmp(n, ".oast-tmp-", 10);
+    size_t len = strlen(n), digits = 0;
+    while (1 + digits < len && n[1 + digits] >= '0' && n[1 + digits] <= '9') digits++;
+    bool data = (n[0] == 'c' || n[0] == 's') && digits > 0 && !strcmp(n + 1 + digits, ".parquet");
+    if (!tmp && !(data && !file_named(s, fg_id, n))) continue;
+    char *path = fs_join(dir, n);
+    if (unlink(path) == 0) log_info("feature group %s version %d: removed %s, left by an unfinished commit", g.name, g.version, n);
+    free(path);
+  }
+  if (d) closedir(d);
+  free(dir);
+  fgroup_release(&g);
+}
+
 int fstore_recover(struct server *s, oast_err *e) {
+  {
+    sqlite3_stmt *all = meta_stmt(s->meta, "SELECT id FROM featuregroups");
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    while (all && sqlite3_step(all) == SQLITE_ROW) {
+      if (n == cap) ids = xreallocarray(ids, cap = cap ? cap * 2 : 16, sizeof *ids);
+      ids[n++] = sqlite3_column_int64(all, 0);
+    }
+    if (all) sqlite3_reset(all);
+    for (size_t i = 0; i < n; i++) sweep_group(s, ids[i]);
+    free(ids);
+  }
   sqlite3_stmt *st = meta_stmt(s->meta,
                                "SELECT f.id, (SELECT coalesce(max(c.id), 0) FROM fg_commits c WHERE c.fg_id = f.id) "
                                "FROM featuregroups f WHERE f.online_enabled = 1");
@@ -172,68 +223,110 @@ static int parse_as_of(struct req *r, const struct fgroup *g, int64_t *commit, o
   return 0;
 }
 
-/* Writes rows [0, n) of t in fmt into an unlinked temporary file and answers with it. */
-static int answer_table(struct req *r, struct resp *w, const struct table *t, size_t n, const char *fmt, oast_err *e) {
+/*
+ * A CSV or JSON answer is made while it is sent: MHD asks for the next
+ * bytes as the socket drains, and each ask formats the next batch of rows
+ * into `out`. The table moves into the stream and is freed with it, so
+ * nothing is written to disk and memory stays at the table plus one batch.
+ */
+#define STREAM_BATCH_ROWS 8192
+
+struct row_stream {
+  struct table t;       /* owned */
+  size_t n, next;       /* rows to send, the next one to format */
+  bool csv;
+  int stage;            /* 0: header, 1: rows, 2: the end, 3: done */
+  struct buf out;
+  size_t off;           /* bytes of out already sent */
+};
+
+static void stream_fill(struct row_stream *st) {
+  buf_reset(&st->out);
+  st->off = 0;
+  if (st->stage == 0) {
+    if (st->csv) csv_write_header(&st->t, &st->out);
+    else buf_putc(&st->out, '[');
+    st->stage = 1;
+  }
+  if (st->stage == 1) {
+    size_t to = st->next + STREAM_BATCH_ROWS < st->n ? st->next + STREAM_BATCH_ROWS : st->n;
+    if (st->csv) csv_write_rows(&st->t, st->next, to, &st->out);
+    else jsonrows_write_list(&st->t, st->next, to, &st->out);
+    st->next = to;
+    if (st->next >= st->n) st->stage = 2;
+  } else if (st->stage == 2) {
+    if (!st->csv) buf_puts(&st->out, "]\n");
+    st->stage = 3;
+  }
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *dst, size_t max) {
+  struct row_stream *st = cls;
+  (void)pos;
+  while (st->off == st->out.len) {
+    if (st->stage == 3) return MHD_CONTENT_READER_END_OF_STREAM;
+    stream_fill(st);
+  }
+  size_t k = st->out.len - st->off < max ? st->out.len - st->off : max;
+  memcpy(dst, st->out.data + st->off, k);
+  st->off += k;
+  return (ssize_t)k;
+}
+
+static void stream_free(void *cls) {
+  struct row_stream *st = cls;
+  table_release(&st->t);
+  buf_release(&st->out);
+  free(st);
+}
+
+/* Answers with rows [0, n) of t in fmt; t is taken (left empty). */
+static int answer_table(struct req *r, struct resp *w, struct table *t, size_t n, const char *fmt, oast_err *e) {
+  if (strcmp(fmt, "parquet")) {
+    struct row_stream *st = xcalloc(1, sizeof *st);
+    st->t = *t;
+    memset(t, 0, sizeof *t);
+    st->n = n;
+    st->csv = !strcmp(fmt, "csv");
+    buf_init(&st->out, 0);
+    w->status = 200;
+    w->raw = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256 * 1024, stream_read, st, stream_free);
+    if (!w->raw) {
+      stream_free(st);
+      return oast_err_set(e, OAST_EINTERNAL, "cannot create the response");
+    }
+    MHD_add_response_header(w->raw, MHD_HTTP_HEADER_CONTENT_TYPE, st->csv ? "text/csv" : "application/json");
+    return 0;
+  }
+  /* Parquet needs the whole file first (its footer comes last): an unlinked temporary file. */
   char *path = xasprintf("%s/export-XXXXXX", r->srv->tmp_dir);
   int fd = mkostemp(path, O_CLOEXEC);
-  int rc = 0;
   if (fd < 0) {
     free(path);
     return oast_err_set(e, OAST_EIO, "cannot create a temporary file");
   }
-  const char *ctype;
-  if (!strcmp(fmt, "parquet")) {
-    close(fd);
-    struct table lim = *t;
-    struct table copy = {0};
-    if (n < t->nrows) {
-      rows_table_like(&copy, t);
-      for (size_t c = 0; c < t->ncols; c++)
-        for (size_t i = 0; i < n; i++) column_append_from(&copy.cols[c], &t->cols[c], i);
-      table_check(&copy, NULL);
-      lim = copy;
-    }
-    struct pq_write_opts po;
-    pq_write_opts_init(&po);
-    rc = pq_write_table(path, &lim, &po, e);
-    table_release(&copy);
-    fd = rc ? -1 : open(path, O_RDONLY | O_CLOEXEC);
-    ctype = "application/vnd.apache.parquet";
-  } else {
-    struct buf b;
-    buf_init(&b, 0);
-    bool csv = !strcmp(fmt, "csv");
-    ctype = csv ? "text/csv" : "application/json";
-    if (csv) rc = csv_write_header(t, &b);
-    else buf_putc(&b, '[');
-    size_t step = 65536;
-    for (size_t from = 0; from < n && !rc; from += step) {
-      size_t to = from + step < n ? from + step : n;
-      if (csv) rc = csv_write_rows(t, from, to, &b);
-      else
-        for (size_t i = from; i < to && !rc; i++) {
-          if (i) buf_putc(&b, ',');
-          rc = jsonrows_write_row(t, i, &b);
-        }
-      if (!rc && write(fd, b.data, b.len) != (ssize_t)b.len) rc = oast_err_set(e, OAST_EIO, "cannot write the export");
-      buf_reset(&b);
-    }
-    if (!csv && !rc) {
-      buf_puts(&b, "]\n");
-      if (write(fd, b.data, b.len) != (ssize_t)b.len) rc = oast_err_set(e, OAST_EIO, "cannot write the export");
-    }
-    buf_release(&b);
+  close(fd);
+  struct table lim = *t;
+  struct table copy = {0};
+  if (n < t->nrows) {
+    rows_table_like(&copy, t);
+    for (size_t c = 0; c < t->ncols; c++)
+      for (size_t i = 0; i < n; i++) column_append_from(&copy.cols[c], &t->cols[c], i);
+    table_check(&copy, NULL);
+    lim = copy;
   }
+  struct pq_write_opts po;
+  pq_write_opts_init(&po);
+  int rc = pq_write_table(path, &lim, &po, e);
+  table_release(&copy);
+  fd = rc ? -1 : open(path, O_RDONLY | O_CLOEXEC);
   unlink(path);
   free(path);
-  if (rc) {
-    if (fd >= 0) close(fd);
-    return rc;
-  }
+  if (rc) return rc;
   if (fd < 0) return oast_err_set(e, OAST_EIO, "cannot reopen the export");
   off_t size = lseek(fd, 0, SEEK_END);
   lseek(fd, 0, SEEK_SET);
-  resp_fd(w, 200, fd, (uint64_t)size, ctype);
+  resp_fd(w, 200, fd, (uint64_t)size, "application/vnd.apache.parquet");
   return 0;
 }
 

@@ -29,7 +29,8 @@ int fstore_commit_stats(struct req *r, const struct fgroup *g, const struct tabl
 
 /* Rebuilds the online rows of one group from its latest offline commit. */
 int fstore_recover_group(struct server *s, int64_t fg_id, oast_err *e);
-/* At start: every online group whose marker disagrees with its latest commit is rebuilt. */
+/* At start: files that no commit names are removed from every group's directory, and every online
+ * group whose marker disagrees with its latest commit is rebuilt. */
 int fstore_recover(struct server *s, oast_err *e);
 
 #endif

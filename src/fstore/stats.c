@@ -9,6 +9,9 @@
  * merged into the state exactly as two states are merged, so stats_add,
  * stats_merge and stats_load/stats_save share one set of merge rules.
  *
+ * Columns do not depend on each other, so a large batch's columns are
+ * spread over a few threads (each merges into its own column's state).
+ *
  * Correlations go through the rows in blocks of 4096: each block's
  * numeric columns are converted to doubles once (NaN for null), every
  * pair gets its block co-moment by two passes, and blocks are merged like
@@ -17,8 +20,11 @@
 #include "fstore/stats.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fstore/hll.h"
 #include "util/alloc.h"
@@ -359,6 +365,33 @@ static int same_columns(const struct stats *s, size_t ncols, const char *const *
   return 0;
 }
 
+/* stats_add spreads its columns over threads from this many cells on, with at most this many helpers. */
+#define ADD_PARALLEL_CELLS 200000
+#define ADD_MAX_THREADS 3
+
+struct add_job {
+  struct stats *s;
+  const struct table *t;
+  atomic_size_t next;     /* the next column to take */
+};
+
+/* Takes columns until none is left: each column's batch statistics, merged into its own state. */
+static void *add_worker(void *arg) {
+  struct add_job *j = arg;
+  struct colstat b;
+  for (;;) {
+    size_t i = atomic_fetch_add(&j->next, 1);
+    if (i >= j->t->ncols) break;
+    memset(&b, 0, sizeof b);
+    b.type = j->t->cols[i].type;
+    if (j->s->cols[i].h.counts) b.h.counts = xcalloc(j->s->o.bins, sizeof *b.h.counts);
+    column_stats(&j->t->cols[i], j->t->nrows, j->s->o.bins, &b);
+    merge_col(&j->s->cols[i], &b, j->s->o.bins);
+    free(b.h.counts);
+  }
+  return NULL;
+}
+
 int stats_add(struct stats *s, const struct table *t, oast_err *e) {
   const char **names = xcalloc(t->ncols + 1, sizeof *names);
   enum ftype *types = xcalloc(t->ncols + 1, sizeof *types);
@@ -370,16 +403,18 @@ int stats_add(struct stats *s, const struct table *t, oast_err *e) {
   free(names);
   free(types);
   if (rc) return rc;
-  struct colstat *b = xmalloc(sizeof *b);
-  for (size_t i = 0; i < t->ncols; i++) {
-    memset(b, 0, sizeof *b);
-    b->type = t->cols[i].type;
-    if (s->cols[i].h.counts) b->h.counts = xcalloc(s->o.bins, sizeof *b->h.counts);
-    column_stats(&t->cols[i], t->nrows, s->o.bins, b);
-    merge_col(&s->cols[i], b, s->o.bins);
-    free(b->h.counts);
+  /* Columns are independent: large batches spread them over a few threads. */
+  struct add_job job = {s, t, 0};
+  pthread_t th[ADD_MAX_THREADS];
+  int extra = 0;
+  if (t->nrows * t->ncols >= ADD_PARALLEL_CELLS && t->ncols > 1) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long want = cpus < (long)t->ncols ? cpus : (long)t->ncols;
+    if (want > ADD_MAX_THREADS + 1) want = ADD_MAX_THREADS + 1;
+    while (extra + 1 < want && pthread_create(&th[extra], NULL, add_worker, &job) == 0) extra++;
   }
-  free(b);
+  add_worker(&job);
+  for (int i = 0; i < extra; i++) pthread_join(th[i], NULL);
   add_pairs(s, t);
   return 0;
 }

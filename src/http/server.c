@@ -23,6 +23,7 @@
 
 #include "auth/auth.h"
 #include "exec/sched.h"
+#include "exp/service.h"
 #include "fstore/fstore.h"
 #include "fstore/online.h"
 #include "http/router.h"
@@ -120,6 +121,8 @@ int server_init(struct server *s, oast_err *e) {
   }
   /* The online store must agree with the offline commits (a crash can leave it one ahead). */
   if ((rc = fstore_recover(s, e))) goto out;
+  /* Experiments register their scheduler tick, which resumes those a restart interrupted. */
+  if ((rc = exp_service_init(s, e))) goto out;
   /* Jobs and pipelines register their scheduler tick and recover runs a stop interrupted. */
   if ((rc = jobs_service_init(s, e))) goto out;
 out:
@@ -131,6 +134,7 @@ out:
 void server_release(struct server *s) {
   serve_free(s);
   sched_stop(s);
+  exp_service_free(s);
   jobs_service_free(s);
   online_free(s->online);
   s->online = NULL;

@@ -14,6 +14,7 @@ struct meta;
 struct online;
 struct sched;
 struct serving;
+struct exp_service;
 struct jobs_service;
 struct MHD_Daemon;
 
@@ -36,6 +37,7 @@ struct server {
   struct online *online;    /* the online feature store (LMDB) */
   struct sched *sched;      /* the scheduler thread and its executor pool (exec/sched.h) */
   struct serving *serving;  /* running model deployments (serve/serve.h) */
+  struct exp_service *exp;  /* running experiments (exp/service.h) */
   struct jobs_service *jobs; /* job runs, schedules, pipeline runs (jobs/service.h) */
   int listening_port;       /* the bound port once HTTP listens, else 0 (__atomic loads and stores) */
   char *fs_root;            /* <home>/fs/Projects (owned) */

@@ -441,16 +441,24 @@ static int op_argv(struct server *s, struct prun *pr, size_t i, int step, const 
       time_opt(a, t, "end_time", "--end-time");
       return 0;
     }
-    case PTASK_EXPERIMENT:
+    case PTASK_EXPERIMENT: {
       if (step > 0) return 1;
+      json_t *x = json_object_get(t, "experiment"), *cmd = json_object_get(x, "command");
+      if (!json_is_array(cmd) || json_array_size(cmd) == 0)
+        return oast_err_set(e, OAST_EBAD_REQUEST, "the experiment has no \"command\" to run");
       *file_name = "experiment.json";
-      *file_body = json_dumps(json_object_get(t, "experiment"), JSON_INDENT(2));
+      *file_body = json_dumps(x, JSON_INDENT(2));
       arg(a, "exp");
       arg(a, "run");
       arg(a, "%s", pr->project);
       arg(a, "--spec");
       arg(a, "experiment.json");
+      arg(a, "--");
+      size_t k;
+      json_t *word;
+      json_array_foreach(cmd, k, word) arg(a, "%s", json_is_string(word) ? json_string_value(word) : "");
       return 0;
+    }
     case PTASK_REGISTER_BEST_MODEL:
       if (step == 0) {
         char idbuf[80];
@@ -493,8 +501,10 @@ static int op_argv(struct server *s, struct prun *pr, size_t i, int step, const 
           }
         }
         if (!pick && json_is_object(best)) pick = best;
-        const char *path = json_string_value(json_object_get(pick, "outputs_path"));
-        if (!path) path = json_string_value(json_object_get(pick, "logdir"));
+        /* A trial's folder is relative to its experiment's (Experiments/<id>/trial_<n>). */
+        const char *tdir = json_string_value(json_object_get(pick, "logdir"));
+        const char *xdir = json_string_value(json_object_get(x, "logdir"));
+        char *path = !tdir ? NULL : xdir && tdir[0] != '/' ? xasprintf("%s/%s", xdir, tdir) : xstrdup(tdir);
         int rc = 0;
         if (!pick || !path) {
           rc = oast_err_set(e, OAST_ENOT_FOUND, "the experiment has no trial with a value of \"%s\" and a folder to register",
@@ -515,6 +525,7 @@ static int op_argv(struct server *s, struct prun *pr, size_t i, int step, const 
           field_opt(a, t, "framework", "--framework");
           field_opt(a, t, "description", "--description");
         }
+        free(path);
         json_decref(x);
         return rc;
       }

@@ -93,6 +93,27 @@ const struct migration meta_migrations[] = {
      "  id INTEGER PRIMARY KEY, fv_id INTEGER NOT NULL REFERENCES featureviews(id) ON DELETE CASCADE,"
      "  version INTEGER NOT NULL, format TEXT NOT NULL, spec TEXT NOT NULL, result TEXT NOT NULL,"
      "  path TEXT NOT NULL, creator TEXT NOT NULL, created INTEGER NOT NULL, UNIQUE(fv_id, version))"},
+    {"experiments, trials",
+     "CREATE TABLE experiments ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+     "  user_id INTEGER NOT NULL REFERENCES users(id), creator TEXT NOT NULL,"
+     "  name TEXT NOT NULL, spec TEXT NOT NULL,"
+     "  state TEXT NOT NULL CHECK (state IN ('running','finished','failed','killed')),"
+     "  opt_head TEXT, best_trial INTEGER, best_metric REAL, message TEXT,"
+     "  created INTEGER NOT NULL, ended INTEGER);"
+     "CREATE INDEX experiments_project ON experiments(project_id, id);"
+     "CREATE INDEX experiments_state ON experiments(state);"
+     "CREATE TABLE trials ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,"
+     "  number INTEGER NOT NULL, params TEXT NOT NULL,"
+     "  state TEXT NOT NULL CHECK (state IN ('running','finished','early_stopped','failed','killed')),"
+     "  metric REAL, outputs TEXT, exit_code INTEGER, signal INTEGER, timed_out INTEGER NOT NULL DEFAULT 0,"
+     "  error TEXT, log_tail TEXT, budget REAL, rung INTEGER NOT NULL DEFAULT 0, parent INTEGER,"
+     "  opt TEXT NOT NULL, token_hash TEXT, gpus TEXT, attempts INTEGER NOT NULL DEFAULT 1,"
+     "  submitted INTEGER, started INTEGER, ended INTEGER,"
+     "  UNIQUE (experiment_id, number))"},
     {"jobs, job runs, pipelines, pipeline runs, task runs, schedule watermarks",
      "CREATE TABLE jobs ("
      "  id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"

@@ -32,39 +32,6 @@
 
 static const char *const frameworks[] = {"sklearn", "xgboost", "torch", "tensorflow", "keras", "python", "onnx", "other", NULL};
 
-static int copy_file(const char *from, const char *to, oast_err *e) {
-  if (link(from, to) == 0) return 0;
-  if (errno != EXDEV && errno != EPERM) return oast_err_set(e, OAST_EIO, "cannot link %s: %s", from, strerror(errno));
-  char *data;
-  size_t n;
-  int rc = fs_read_all(from, 0, &data, &n, e);
-  if (rc) return rc;
-  rc = fs_write_atomic(to, data, n, 0600, e);
-  free(data);
-  return rc;
-}
-
-static int copy_tree(const char *from, const char *to, oast_err *e) {
-  struct stat st;
-  if (lstat(from, &st) != 0) return oast_err_set(e, OAST_ENOT_FOUND, "the model path does not exist");
-  if (S_ISLNK(st.st_mode)) return 0; /* never followed */
-  if (!S_ISDIR(st.st_mode)) return copy_file(from, to, e);
-  if (mkdir(to, 0700) != 0) return oast_err_set(e, OAST_EIO, "cannot create %s: %s", to, strerror(errno));
-  DIR *d = opendir(from);
-  if (!d) return oast_err_set(e, OAST_EIO, "cannot read %s: %s", from, strerror(errno));
-  int rc = 0;
-  struct dirent *de;
-  while (!rc && (de = readdir(d))) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strncmp(de->d_name, ".oast-tmp-", 10)) continue;
-    char *a = fs_join(from, de->d_name), *b = fs_join(to, de->d_name);
-    rc = copy_tree(a, b, e);
-    free(a);
-    free(b);
-  }
-  closedir(d);
-  return rc;
-}
-
 static json_t *model_json(sqlite3_stmt *st) {
   /* Columns: name, version, framework, description, metrics, input_example, model_schema,
    * experiment_id, trial_id, training_data, creator, created */
@@ -215,7 +182,7 @@ static int model_register(struct req *r, struct resp *w, oast_err *e) {
   if (strcmp(abs, dest) != 0) {
     fs_remove_tree(tmp, NULL);
     if (fs_exists(dest)) fs_remove_tree(dest, NULL); /* no row owned it */
-    rc = copy_tree(abs, tmp, e);
+    rc = fs_link_tree(abs, tmp, e);
     if (!rc && !fs_is_dir(tmp)) {
       /* A single file becomes the only file of the version's directory. */
       char *inner = xasprintf("%s.f", tmp);

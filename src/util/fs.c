@@ -207,3 +207,36 @@ int fs_remove_tree(const char *path, oast_err *e) {
     return oast_err_set(e, OAST_EIO, "cannot remove %s: %s", path, strerror(errno));
   return 0;
 }
+
+static int link_or_copy(const char *from, const char *to, oast_err *e) {
+  if (link(from, to) == 0) return 0;
+  if (errno != EXDEV && errno != EPERM) return oast_err_set(e, OAST_EIO, "cannot link %s: %s", from, strerror(errno));
+  char *data;
+  size_t n;
+  int rc = fs_read_all(from, 0, &data, &n, e);
+  if (rc) return rc;
+  rc = fs_write_atomic(to, data, n, 0600, e);
+  free(data);
+  return rc;
+}
+
+int fs_link_tree(const char *from, const char *to, oast_err *e) {
+  struct stat st;
+  if (lstat(from, &st) != 0) return oast_err_set(e, OAST_ENOT_FOUND, "%s does not exist", from);
+  if (S_ISLNK(st.st_mode)) return 0; /* never followed */
+  if (!S_ISDIR(st.st_mode)) return link_or_copy(from, to, e);
+  if (mkdir(to, 0700) != 0) return oast_err_set(e, OAST_EIO, "cannot create %s: %s", to, strerror(errno));
+  DIR *d = opendir(from);
+  if (!d) return oast_err_set(e, OAST_EIO, "cannot read %s: %s", from, strerror(errno));
+  int rc = 0;
+  struct dirent *de;
+  while (!rc && (de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strncmp(de->d_name, ".oast-tmp-", 10)) continue;
+    char *a = fs_join(from, de->d_name), *b = fs_join(to, de->d_name);
+    rc = fs_link_tree(a, b, e);
+    free(a);
+    free(b);
+  }
+  closedir(d);
+  return rc;
+}

@@ -39,6 +39,16 @@ int fs_tmp_commit(struct fs_tmp *t, oast_err *e);
 /* Closes and unlinks; safe after a failed commit or on a zeroed struct. */
 void fs_tmp_discard(struct fs_tmp *t);
 
+/*
+ * Recreates the file or directory tree at `from` as `to` (which must not
+ * exist): directories are made, files hard-linked, or copied when `to` is
+ * on another filesystem; symbolic links and .oast-tmp-* files are left
+ * out. Since every write in Oast replaces a file by rename, a linked copy
+ * keeps its content when the original is later replaced: a cheap
+ * immutable snapshot (registered models, experiment resources).
+ */
+int fs_link_tree(const char *from, const char *to, oast_err *e);
+
 /* Joins a and b with one '/', newly allocated. */
 char *fs_join(const char *a, const char *b);
 

@@ -171,6 +171,9 @@ NOUN_VERBS = {
     "deploy": ["create", "list", "show", "start", "stop", "scale", "delete", "logs", "predict"],
     "fv": ["create", "list", "show", "delete", "vector"],
     "td": ["create", "list", "show"],
+    "exp": ["run", "list", "show", "logs", "stop"],
+    "fg": ["create", "list", "show", "insert", "read", "export", "commits", "stats", "expectations set",
+           "expectations show", "validations", "compact", "delete"],
     "job": ["create", "list", "show", "run", "runs", "logs", "stop", "delete"],
     "pipeline": ["create", "list", "show", "run", "runs", "rerun", "stop", "delete"],
 }

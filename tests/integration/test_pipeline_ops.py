@@ -89,18 +89,25 @@ def test_featuregroup_insert_task(jworld):
 def test_experiment_and_register_best_model_tasks(jworld, tmp_path):
     p = jworld.new_project("opsexp")
     proj = project_of(jworld, p)
-    proj.files.upload(b"import json, os\nx = json.loads(os.environ['OAST_PARAMS'])['x']\n"
-                      b"os.makedirs('out', exist_ok=True)\nopen('out/model.txt', 'w').write(str(x))\n"
-                      b"print(json.dumps({'metric': x}))\n", "Resources/trial.py")
+    proj.files.upload(b"import json, os\nfrom oast.experiment import Reporter\n"
+                      b"x = json.loads(os.environ['OAST_PARAMS'])['x']\n"
+                      b"open(os.path.join(os.environ['OAST_LOGDIR'], 'model.txt'), 'w').write(str(x))\n"
+                      b"Reporter().final(x)\n", "Resources/trial.py")
     pl = proj.pipelines
     pl.create({"name": "search", "tasks": [
         {"name": "exp", "type": "experiment",
-         "experiment": {"name": "x", "command": ["Resources/trial.py"], "searchspace": {"x": {"type": "discrete",
-                                                                                              "values": [1, 3, 2]}},
+         "experiment": {"name": "x", "command": ["Resources/trial.py"], "optimizer": "grid",
+                        "searchspace": {"x": {"type": "discrete", "values": [1, 3, 2]}},
                         "metric": "metric", "direction": "max"}},
         {"name": "best", "type": "register_best_model", "experiment": "exp", "model": "bestx", "metric": "metric",
          "depends_on": ["exp"]}]})
     run = wait_prun(pl, "search", pl.run("search")["id"], timeout=180)
-    assert run["state"] == "succeeded", (run, proj.files.preview(task(run, "exp")["log"], "tail", 50))
-    versions = proj.models.list("bestx") if hasattr(proj, "models") else []
-    assert versions and versions[0]["metrics"]["metric"] == 3
+    best = task(run, "best")
+    assert run["state"] == "succeeded", (best, proj.files.preview(best["log"] or task(run, "exp")["log"], "tail", 20))
+    exp_id = task(run, "exp")["result"]["id"]
+    assert task(run, "exp")["result"]["state"] == "finished"
+    # The best trial (x = 3) was registered, with its metric, from its folder.
+    model = best["result"]
+    assert model["name"] == "bestx" and model["metrics"] == {"metric": 3}, model
+    assert proj.files.preview(model["path"] + "/model.txt", "head", 1).strip() == "3"
+    assert exp_id

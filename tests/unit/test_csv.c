@@ -151,18 +151,18 @@ TEST(csv_header_errors) {
 }
 
 TEST(csv_ragged_rows) {
-  expect_error("id,name,age\n1,a,2\n2,b\n", "row 2 (line 3) has 2 fields, the header has 3");
-  expect_error("id,name,age\n1,a,2\n2,b,3,4,5\n", "row 2 (line 3) has 5 fields, the header has 3");
+  expect_error("id,name,age\n1,a,2\n2,b\n", "row 2 (line 3) has 2 fields, the header has 3: column \"age\" is missing");
+  expect_error("id,name,age\n1,a,2\n2,b,3,4,5\n", "row 2 (line 3) has 5 fields, the header has 3: field 4 is after the last column \"age\"");
   expect_error("id,name\n1,a\n\n2,b\n", "row 2 (line 3) is empty, the header has 2 fields");
   /* The line number counts the lines inside quoted fields of earlier rows. */
-  expect_error("id,name\n1,\"a\nb\nc\"\n2\n", "row 2 (line 5) has 1 field, the header has 2");
+  expect_error("id,name\n1,\"a\nb\nc\"\n2\n", "row 2 (line 5) has 1 field, the header has 2: column \"name\" is missing");
 }
 
 TEST(csv_quoting_errors) {
-  expect_error("id,name\n1,\"abc\n", "row 1 (line 2), field 2: a quoted field is not closed before the end of the input");
-  expect_error("id,name\n1,ab\"c\n", "row 1 (line 2), field 2: a quote inside an unquoted field (quote the whole field and double the quote)");
-  expect_error("id,name\n1,\"ab\"c\n", "row 1 (line 2), field 2: unexpected character after the closing quote");
-  expect_error("id,name\n1,a\rb\n", "row 1 (line 2), field 2: a carriage return outside quotes must be followed by a line feed");
+  expect_error("id,name\n1,\"abc\n", "row 1 (line 2), column \"name\": a quoted field is not closed before the end of the input");
+  expect_error("id,name\n1,ab\"c\n", "row 1 (line 2), column \"name\": a quote inside an unquoted field (quote the whole field and double the quote)");
+  expect_error("id,name\n1,\"ab\"c\n", "row 1 (line 2), column \"name\": unexpected character after the closing quote (a quote inside a quoted field is written twice)");
+  expect_error("id,name\n1,a\rb\n", "row 1 (line 2), column \"name\": a carriage return outside quotes must be followed by a line feed");
 }
 
 TEST(csv_value_errors) {

@@ -162,6 +162,15 @@ TEST(jsonrows_writes_and_reads_back) {
                "[{\"id\":-5,\"na\\\"me\":\"tab\\there \\\"q\\\" \\\\ \\u0001 caf\xc3\xa9 bad\xef\xbf\xbd\",\"x\":0.1,"
                "\"f\":null,\"b\":true,\"ts\":\"2024-01-02T03:04:05Z\",\"d\":\"1970-01-01\"},"
                "{\"id\":null,\"na\\\"me\":null,\"x\":-0.00000000025,\"f\":1.25,\"b\":false,\"ts\":null,\"d\":null}]");
+  /* The same array written in two pieces with jsonrows_write_list. */
+  struct buf pieces = BUF_INIT;
+  buf_putc(&pieces, '[');
+  ASSERT_EQ(jsonrows_write_list(&t, 0, 1, &pieces), 0);
+  ASSERT_EQ(jsonrows_write_list(&t, 1, 2, &pieces), 0);
+  ASSERT_EQ(jsonrows_write_list(&t, 2, 2, &pieces), 0);
+  buf_putc(&pieces, ']');
+  ASSERT_STREQ(pieces.data, b.data);
+  buf_release(&pieces);
   /* jansson agrees that it is JSON. */
   json_error_t je;
   json_t *j = json_loadb(b.data, b.len, 0, &je);
