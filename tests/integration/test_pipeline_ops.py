@@ -1,23 +1,11 @@
 """Pipeline tasks that run the platform's own operations through the
 `oast` CLI with the run's job token: training data from a feature view,
 deploying a registered model, inserting a file into a feature group,
-running an experiment and registering its best model. A type whose CLI
-command this build lacks is skipped, not passed."""
-
-import json
-import subprocess
-
-import pytest
+running an experiment and registering its best model."""
 
 from fvtest import fs_path, insert, make_group, make_view
 from jobstest import jserver, jworld, project_of, task, wait_prun  # noqa: F401
-from oasttest import oast_bin
 from servingtest import register_magic
-
-
-def has_command(*words):
-    r = subprocess.run([oast_bin(), *words, "--help"], capture_output=True, text=True)
-    return r.returncode == 0
 
 
 def test_trainingdata_task(jworld):
@@ -67,7 +55,6 @@ def test_deploy_task_creates_and_starts(jworld):
     proj.deployments.get(name).delete()
 
 
-@pytest.mark.skipif(not has_command("fg", "insert"), reason="this build has no `oast fg insert` yet")
 def test_featuregroup_insert_task(jworld):
     p = jworld.new_project("opsfg")
     api, key = jworld.api, jworld.alice.key
@@ -84,8 +71,6 @@ def test_featuregroup_insert_task(jworld):
     assert len(commits) == 1 and commits[0]["rows_inserted"] == 2
 
 
-@pytest.mark.skipif(not (has_command("exp", "run") and has_command("model", "register")),
-                    reason="this build has no `oast exp run` yet")
 def test_experiment_and_register_best_model_tasks(jworld, tmp_path):
     p = jworld.new_project("opsexp")
     proj = project_of(jworld, p)
