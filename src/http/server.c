@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,6 +64,38 @@ void server_config_release(struct server_config *c) {
 }
 
 char *server_project_dir(struct server *s, const char *project) { return fs_join(s->fs_root, project); }
+
+char *server_self_addr(struct server *s) {
+  int port = __atomic_load_n(&s->listening_port, __ATOMIC_ACQUIRE);
+  if (!port) return NULL;
+  const char *h = s->cfg.listen_host;
+  if (!strcmp(h, "0.0.0.0") || !strcmp(h, "localhost") || !*h) h = "127.0.0.1";
+  if (!strcmp(h, "::")) h = "::1";
+  return strchr(h, ':') ? xasprintf("http://[%s]:%d", h, port) : xasprintf("http://%s:%d", h, port);
+}
+
+char *server_python_dir(void) {
+  const char *env = getenv("OAST_PYTHON_DIR");
+  if (env && *env) return xstrdup(env);
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return NULL;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (!slash) return NULL;
+  *slash = '\0';
+  static const char *const rel[] = {"../python", "../../python", "../lib/oast/python", NULL};
+  for (const char *const *r = rel; *r; r++) {
+    char *cand = xasprintf("%s/%s", exe, *r);
+    char *init = xasprintf("%s/oast/__init__.py", cand);
+    char real[PATH_MAX];
+    bool ok = fs_exists(init) && realpath(cand, real);
+    free(init);
+    free(cand);
+    if (ok) return xstrdup(real);
+  }
+  return NULL;
+}
 
 static int ensure_admin(struct server *s, oast_err *e) {
   sqlite3_stmt *st = meta_stmt(s->meta, "SELECT count(*) FROM users");

@@ -56,6 +56,20 @@ void server_release(struct server *s);
 void server_config_defaults(struct server_config *c);
 void server_config_release(struct server_config *c);
 
+/*
+ * The API address the server's own child processes (job runs, trials)
+ * call, "http://127.0.0.1:PORT" for a server listening on 0.0.0.0 or
+ * localhost; NULL until the server listens. Caller frees. Any thread.
+ */
+char *server_self_addr(struct server *s);
+/*
+ * The directory holding the Python package `oast`, for the PYTHONPATH of
+ * jobs and trials: $OAST_PYTHON_DIR, else python/ beside or above the
+ * binary's folder (a build tree or an install); NULL when none is found.
+ * Caller frees.
+ */
+char *server_python_dir(void);
+
 /* The project's directory on disk: <fs_root>/<name>; caller frees. */
 char *server_project_dir(struct server *s, const char *project);
 

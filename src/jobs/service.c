@@ -219,28 +219,6 @@ void jobs_schedules_changed(struct server *s) {
   sched_wakeup(s);
 }
 
-/* The directory holding the Python package `oast`: $OAST_PYTHON_DIR, else python/ beside or above the binary. */
-static char *find_python_dir(const char *exe) {
-  const char *env = getenv("OAST_PYTHON_DIR");
-  if (env && *env) return xstrdup(env);
-  if (!exe) return NULL;
-  char *dir = xstrdup(exe);
-  char *slash = strrchr(dir, '/');
-  if (slash) *slash = '\0';
-  static const char *const rel[] = {"../python", "../../python", "../lib/oast/python", NULL};
-  char *found = NULL;
-  for (const char *const *r = rel; *r && !found; r++) {
-    char *cand = xasprintf("%s/%s", dir, *r);
-    char *init = xasprintf("%s/oast/__init__.py", cand);
-    char real[PATH_MAX];
-    if (fs_exists(init) && realpath(cand, real)) found = xstrdup(real);
-    free(init);
-    free(cand);
-  }
-  free(dir);
-  return found;
-}
-
 static void base_env_init(struct jobs_service *v) {
   size_t n = 0;
   for (char **p = environ; *p; p++) n++;
@@ -251,16 +229,10 @@ static void base_env_init(struct jobs_service *v) {
   }
 }
 
-/* The address jobs call: the server's own, once it listens (0.0.0.0 is reached as 127.0.0.1). */
+/* The address jobs call: the server's own, once it listens. */
 static const char *service_addr(struct server *s) {
   struct jobs_service *v = s->jobs;
-  if (v->addr) return v->addr;
-  int port = __atomic_load_n(&s->listening_port, __ATOMIC_ACQUIRE);
-  if (!port) return NULL;
-  const char *h = s->cfg.listen_host;
-  if (!strcmp(h, "0.0.0.0") || !strcmp(h, "localhost") || !*h) h = "127.0.0.1";
-  if (!strcmp(h, "::")) h = "::1";
-  v->addr = strchr(h, ':') ? xasprintf("http://[%s]:%d", h, port) : xasprintf("http://%s:%d", h, port);
+  if (!v->addr) v->addr = server_self_addr(s);
   return v->addr;
 }
 
@@ -1101,7 +1073,7 @@ int jobs_service_init(struct server *s, oast_err *e) {
     exe[n] = '\0';
     v->exe = xstrdup(exe);
   }
-  v->pydir = find_python_dir(v->exe);
+  v->pydir = server_python_dir();
   const char *py = getenv("OAST_JOB_PYTHON");
   v->python = xstrdup(py && *py ? py : access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3");
   base_env_init(v);
