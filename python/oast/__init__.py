@@ -34,6 +34,8 @@ from .project import Members, Project, Projects
 from . import model, serving
 from .model import Model, Models
 from .serving import Deployment, DeploymentFailed, Deployments
+from . import jobs
+from .jobs import Jobs, Pipelines
 from .users import ApiKeys, Users
 from . import experiment
 from .experiment import EarlyStop, Experiments, Reporter
@@ -53,4 +55,5 @@ __all__ = [
     "model", "serving", "Model", "Models", "Deployment", "Deployments", "DeploymentFailed",
     "featureview", "FeatureView", "create_feature_view", "get_feature_view", "list_feature_views",
     "delete_feature_view", "create_training_data", "get_training_data", "get_feature_vector", "get_feature_vectors",
+    "jobs", "Jobs", "Pipelines",
 ]

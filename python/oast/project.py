@@ -14,6 +14,7 @@ same handle, each in its own module.
 from .client import quote_path
 from .dataset import Datasets, Files
 from .experiment import Experiments
+from .jobs import Jobs, Pipelines
 
 
 class Projects:
@@ -55,6 +56,8 @@ class Project:
         self.datasets = Datasets(self)
         self.files = Files(self)
         self.experiments = Experiments(self)
+        self.jobs = Jobs(self)
+        self.pipelines = Pipelines(self)
 
     def __getattr__(self, key):
         info = self.__dict__.get("info") or {}

@@ -27,7 +27,8 @@ extern const struct cli_noun cli_noun_model, cli_noun_deploy;
 static const struct cli_noun *const nouns[] = {
     &cli_noun_login, &cli_noun_user,  &cli_noun_project, &cli_noun_member,  &cli_noun_dataset,
     &cli_noun_fs,    &cli_noun_share, &cli_noun_audit,   &cli_noun_version, &cli_noun_model, &cli_noun_deploy,
-    &cli_noun_fv,    &cli_noun_td,    &cli_noun_exp,   &cli_noun_fg,    NULL,
+    &cli_noun_fv,    &cli_noun_td,    &cli_noun_exp,   &cli_noun_fg,
+    &cli_noun_job,   &cli_noun_pipeline, NULL,
 };
 
 static const struct cli_opt global_opts[] = {

@@ -197,6 +197,7 @@ extern const struct cli_noun cli_noun_login, cli_noun_user, cli_noun_project, cl
 extern const struct cli_noun cli_noun_fv, cli_noun_td;
 /* fv.c: a feature view's --version option (default 1) into *version; CLI_USAGE when malformed. */
 int cli_fv_version(struct cli_ctx *ctx, struct cli_args *a, int *version);
+extern const struct cli_noun cli_noun_job, cli_noun_pipeline;
 
 /* Prints "oast: MESSAGE" (the server's message) and returns CLI_FAIL. */
 int cli_fail(struct cli_ctx *ctx, const oast_err *e);

@@ -606,19 +606,9 @@ static int exp_logs(struct req *r, struct resp *w, oast_err *e) {
   int rc = parse_id(r, "id", &id, e);
   if (!rc) rc = exp_exists(r, id, e);
   if (rc) return rc;
-  const char *fq = req_query(r, "follow"), *oq = req_query(r, "offset");
-  bool follow = fq && (!strcmp(fq, "true") || !strcmp(fq, "1"));
-  if (fq && !follow && strcmp(fq, "false") && strcmp(fq, "0"))
-    return oast_err_set(e, OAST_EBAD_REQUEST, "follow: must be true or false");
-  uint64_t offset = 0;
-  if (oq) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(oq, &end, 10);
-    if (!*oq || *end || errno || oq[0] == '-')
-      return oast_err_set(e, OAST_EBAD_REQUEST, "offset: must be a byte offset (a non-negative integer)");
-    offset = v;
-  }
+  bool follow;
+  uint64_t offset;
+  if ((rc = req_follow_offset(r, &follow, &offset, e))) return rc;
   char *dir = exp_dir(r->srv, r->proj.name, id);
   char *path = fs_join(dir, "experiment.log");
   struct follow *f = xcalloc(1, sizeof *f);

@@ -262,39 +262,8 @@ static char *dump_params(const json_t *p) { return json_dumps(p, JSON_COMPACT | 
 /* The address trials call: the server's own, once it listens. */
 static const char *service_addr(struct server *s) {
   struct exp_service *v = s->exp;
-  if (v->addr) return v->addr;
-  int port = __atomic_load_n(&s->listening_port, __ATOMIC_ACQUIRE);
-  if (!port) return NULL;
-  const char *h = s->cfg.listen_host;
-  if (!strcmp(h, "0.0.0.0") || !strcmp(h, "localhost") || !*h) h = "127.0.0.1";
-  if (!strcmp(h, "::")) h = "::1";
-  v->addr = strchr(h, ':') ? xasprintf("http://[%s]:%d", h, port) : xasprintf("http://%s:%d", h, port);
+  if (!v->addr) v->addr = server_self_addr(s);
   return v->addr;
-}
-
-/* The directory holding the Python package `oast`, for trials' PYTHONPATH:
- * $OAST_PYTHON_DIR, else python/ beside or above the binary's folder. */
-static char *find_python_dir(void) {
-  const char *env = getenv("OAST_PYTHON_DIR");
-  if (env && *env) return xstrdup(env);
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return NULL;
-  exe[n] = '\0';
-  char *slash = strrchr(exe, '/');
-  if (!slash) return NULL;
-  *slash = '\0';
-  static const char *const rel[] = {"../python", "../../python", "../lib/oast/python", NULL};
-  for (const char *const *r = rel; *r; r++) {
-    char *cand = xasprintf("%s/%s", exe, *r);
-    char *init = xasprintf("%s/oast/__init__.py", cand);
-    char real[PATH_MAX];
-    bool ok = fs_exists(init) && realpath(cand, real);
-    free(init);
-    free(cand);
-    if (ok) return xstrdup(real);
-  }
-  return NULL;
 }
 
 /* ---- the service ---- */
@@ -309,7 +278,7 @@ int exp_service_init(struct server *s, oast_err *e) {
   pthread_condattr_init(&ca);
   pthread_cond_init(&v->log_cond, &ca);
   pthread_condattr_destroy(&ca);
-  v->pythonpath = find_python_dir();
+  v->pythonpath = server_python_dir();
   /* Debian's python3 has the packages trials import (numpy, torch); a
    * python3 found first on PATH may not (DESIGN.md, Dependencies). */
   const char *py = getenv("OAST_PYTHON");

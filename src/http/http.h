@@ -137,6 +137,8 @@ struct route {
 const char *req_param(struct req *r, const char *name);    /* NULL if absent */
 const char *req_query(struct req *r, const char *name);    /* NULL if absent */
 const char *req_header(struct req *r, const char *name);
+/* The query of a log stream: ?follow=true|false|1|0 and ?offset=BYTES (400 naming the bad one). */
+int req_follow_offset(struct req *r, bool *follow, uint64_t *offset, oast_err *e);
 /* Parses the buffered body as a JSON object (400 naming the problem). Caller decrefs. */
 int req_json(struct req *r, json_t **out, oast_err *e);
 

@@ -1,4 +1,6 @@
 /* resp.c — request accessors and response builders (see http.h). */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +17,23 @@ const char *req_param(struct req *r, const char *name) {
 
 const char *req_header(struct req *r, const char *name) {
   return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+int req_follow_offset(struct req *r, bool *follow, uint64_t *offset, oast_err *e) {
+  const char *fq = req_query(r, "follow"), *oq = req_query(r, "offset");
+  *follow = fq && (!strcmp(fq, "true") || !strcmp(fq, "1"));
+  *offset = 0;
+  if (fq && !*follow && strcmp(fq, "false") && strcmp(fq, "0"))
+    return oast_err_set(e, OAST_EBAD_REQUEST, "follow: must be true or false");
+  if (oq) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(oq, &end, 10);
+    if (!*oq || *end || errno || oq[0] == '-')
+      return oast_err_set(e, OAST_EBAD_REQUEST, "offset: must be a byte offset (a non-negative integer)");
+    *offset = v;
+  }
+  return 0;
 }
 
 int req_json(struct req *r, json_t **out, oast_err *e) { return json_parse_object(r->body.data, r->body.len, out, e); }

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "fstore/fstore.h"
 #include "fstore/online.h"
 #include "http/router.h"
+#include "jobs/service.h"
 #include "meta/meta.h"
 #include "serve/serve.h"
 #include "util/alloc.h"
@@ -65,6 +67,38 @@ void server_config_release(struct server_config *c) {
 }
 
 char *server_project_dir(struct server *s, const char *project) { return fs_join(s->fs_root, project); }
+
+char *server_self_addr(struct server *s) {
+  int port = __atomic_load_n(&s->listening_port, __ATOMIC_ACQUIRE);
+  if (!port) return NULL;
+  const char *h = s->cfg.listen_host;
+  if (!strcmp(h, "0.0.0.0") || !strcmp(h, "localhost") || !*h) h = "127.0.0.1";
+  if (!strcmp(h, "::")) h = "::1";
+  return strchr(h, ':') ? xasprintf("http://[%s]:%d", h, port) : xasprintf("http://%s:%d", h, port);
+}
+
+char *server_python_dir(void) {
+  const char *env = getenv("OAST_PYTHON_DIR");
+  if (env && *env) return xstrdup(env);
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return NULL;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (!slash) return NULL;
+  *slash = '\0';
+  static const char *const rel[] = {"../python", "../../python", "../lib/oast/python", NULL};
+  for (const char *const *r = rel; *r; r++) {
+    char *cand = xasprintf("%s/%s", exe, *r);
+    char *init = xasprintf("%s/oast/__init__.py", cand);
+    char real[PATH_MAX];
+    bool ok = fs_exists(init) && realpath(cand, real);
+    free(init);
+    free(cand);
+    if (ok) return xstrdup(real);
+  }
+  return NULL;
+}
 
 static int ensure_admin(struct server *s, oast_err *e) {
   sqlite3_stmt *st = meta_stmt(s->meta, "SELECT count(*) FROM users");
@@ -125,6 +159,8 @@ int server_init(struct server *s, oast_err *e) {
   if ((rc = fstore_recover(s, e))) goto out;
   /* Experiments register their scheduler tick, which resumes those a restart interrupted. */
   if ((rc = exp_service_init(s, e))) goto out;
+  /* Jobs and pipelines register their scheduler tick and recover runs a stop interrupted. */
+  if ((rc = jobs_service_init(s, e))) goto out;
 out:
   free(run);
   free(db);
@@ -135,6 +171,7 @@ void server_release(struct server *s) {
   serve_free(s);
   sched_stop(s);
   exp_service_free(s);
+  jobs_service_free(s);
   online_free(s->online);
   s->online = NULL;
   meta_free(s->meta);
@@ -370,6 +407,7 @@ int server_main(int argc, char **argv) {
   log_info("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   s.stopping = 1;
   serve_stop(&s); /* drains deployments and answers every suspended request first */
+  jobs_service_quiesce(&s); /* log streams end: the daemon cannot stop while one is suspended */
   MHD_stop_daemon(s.mhd);
   s.mhd = NULL;
   unlink(addrfile);

@@ -15,6 +15,7 @@ struct online;
 struct sched;
 struct serving;
 struct exp_service;
+struct jobs_service;
 struct MHD_Daemon;
 
 struct server_config {
@@ -41,6 +42,7 @@ struct server {
   struct sched *sched;      /* the scheduler thread and its executor pool (exec/sched.h) */
   struct serving *serving;  /* running model deployments (serve/serve.h) */
   struct exp_service *exp;  /* running experiments (exp/service.h) */
+  struct jobs_service *jobs; /* job runs, schedules, pipeline runs (jobs/service.h) */
   int listening_port;       /* the bound port once HTTP listens, else 0 (__atomic loads and stores) */
   char *fs_root;            /* <home>/fs/Projects (owned) */
   char *tmp_dir;            /* <home>/tmp (owned) */
@@ -57,6 +59,20 @@ int server_init(struct server *s, oast_err *e);
 void server_release(struct server *s);
 void server_config_defaults(struct server_config *c);
 void server_config_release(struct server_config *c);
+
+/*
+ * The API address the server's own child processes (job runs, trials)
+ * call, "http://127.0.0.1:PORT" for a server listening on 0.0.0.0 or
+ * localhost; NULL until the server listens. Caller frees. Any thread.
+ */
+char *server_self_addr(struct server *s);
+/*
+ * The directory holding the Python package `oast`, for the PYTHONPATH of
+ * jobs and trials: $OAST_PYTHON_DIR, else python/ beside or above the
+ * binary's folder (a build tree or an install); NULL when none is found.
+ * Caller frees.
+ */
+char *server_python_dir(void);
 
 /* The project's directory on disk: <fs_root>/<name>; caller frees. */
 char *server_project_dir(struct server *s, const char *project);

@@ -22,6 +22,8 @@ static const struct spec_field job_fields[] = {
     {"env", SK_ENV},
     {"schedule", SK_STR},
     {"timeout_s", SK_SECONDS, false, JOB_MAX_TIMEOUT_S, NULL},
+    {"cpus", SK_COUNT},
+    {"gpus", SK_DELAY, false, JOB_MAX_GPUS, NULL},
     {NULL}};
 
 const char *job_type_name(enum job_type t) { return type_names[t]; }
@@ -75,6 +77,9 @@ int job_spec_from_json(json_t *doc, struct job_spec **out, oast_err *e) {
   }
   json_t *to = json_object_get(s->json, "timeout_s");
   s->timeout_s = to ? (int64_t)json_integer_value(to) : 0;
+  json_t *cpus = json_object_get(s->json, "cpus"), *gpus = json_object_get(s->json, "gpus");
+  s->cpus = cpus ? (int)json_integer_value(cpus) : 1;
+  s->gpus = gpus ? (int)json_integer_value(gpus) : 0;
   *out = s;
   return 0;
 out:

@@ -6,7 +6,8 @@
  * "program": "Resources/…" (a file inside a dataset; a notebook's ends in
  * .ipynb), "args"?: [strings], "env"?: {NAME: string} (OAST_* names are
  * reserved for the platform), "schedule"?: cron expression (cron.h),
- * "timeout_s"?: 1..JOB_MAX_TIMEOUT_S}. Unknown fields are refused; every
+ * "timeout_s"?: 1..JOB_MAX_TIMEOUT_S, "cpus"?: CPU slots 1..1024 (default
+ * 1), "gpus"?: 0..JOB_MAX_GPUS (default 0)}. Unknown fields are refused; every
  * error is a 400 that names the job and the field.
  *
  * The canonical JSON (spec->json) is what should be stored: the program
@@ -22,6 +23,7 @@
 #include "oast/error.h"
 
 #define JOB_MAX_TIMEOUT_S (7 * 86400)
+#define JOB_MAX_GPUS 256
 
 enum job_type { JOB_PYTHON, JOB_SHELL, JOB_NOTEBOOK, JOB_BINARY };
 
@@ -32,6 +34,7 @@ struct job_spec {
   const char *schedule;  /* borrowed from json; NULL when unscheduled */
   struct cron cron;      /* valid when schedule != NULL */
   int64_t timeout_s;     /* 0 = none */
+  int cpus, gpus;        /* executor slots asked for */
   json_t *json;          /* owned: the canonical form */
 };
 

@@ -188,7 +188,11 @@ static int resolve_deps(struct pipeline_spec *s, oast_err *e) {
     if (t->trigger == TRIGGER_ONE_FAILED && t->ndeps == 0)
       return spec_fail(e, who, "trigger_rule one_failed needs depends_on: it runs when an upstream task fails");
   }
-  for (size_t i = 0; i < s->ntasks; i++) s->tasks[i].children = xcalloc(s->ntasks, sizeof(size_t));
+  size_t *count = xcalloc(s->ntasks, sizeof *count);
+  for (size_t i = 0; i < s->ntasks; i++)
+    for (size_t k = 0; k < s->tasks[i].ndeps; k++) count[s->tasks[i].deps[k]]++;
+  for (size_t i = 0; i < s->ntasks; i++) s->tasks[i].children = xcalloc(count[i] + 1, sizeof(size_t));
+  free(count);
   for (size_t i = 0; i < s->ntasks; i++)
     for (size_t k = 0; k < s->tasks[i].ndeps; k++) {
       struct pipeline_task *p = &s->tasks[s->tasks[i].deps[k]];
@@ -286,8 +290,31 @@ static int check_refs(struct pipeline_spec *s, oast_err *e) {
   return 0;
 }
 
+/* "notify": {"webhook": "http(s)://..."}: the only notification there is. */
+static int check_notify(json_t *n, oast_err *e) {
+  static const char *const fields[] = {"webhook", NULL};
+  oast_err je;
+  if (!json_is_object(n))
+    return oast_err_set(e, OAST_EBAD_REQUEST, "field \"notify\" must be an object such as {\"webhook\": URL}");
+  if (json_only_fields(n, fields, &je)) return oast_err_set(e, OAST_EBAD_REQUEST, "notify: %s", je.msg);
+  json_t *w = json_object_get(n, "webhook");
+  if (!json_is_string(w))
+    return oast_err_set(e, OAST_EBAD_REQUEST, "notify: field \"webhook\" must be a URL string");
+  const char *u = json_string_value(w);
+  size_t len = json_string_length(w);
+  bool scheme = !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8);
+  bool clean = len == strlen(u) && len <= PIPELINE_MAX_URL;
+  for (size_t i = 0; clean && i < len; i++) clean = (unsigned char)u[i] > ' ' && u[i] != 0x7f;
+  if (!scheme || !clean || len <= 8)
+    return oast_err_set(e, OAST_EBAD_REQUEST,
+                        "notify: field \"webhook\" must be an http:// or https:// URL of at most %d characters "
+                        "without spaces",
+                        PIPELINE_MAX_URL);
+  return 0;
+}
+
 int pipeline_spec_from_json(json_t *doc, struct pipeline_spec **out, oast_err *e) {
-  static const char *const top_fields[] = {"name", "description", "schedule", "tasks", NULL};
+  static const char *const top_fields[] = {"name", "description", "schedule", "notify", "tasks", NULL};
   *out = NULL;
   if (!json_is_object(doc))
     return oast_err_set(e, OAST_EBAD_REQUEST, "a pipeline must be an object with \"name\" and \"tasks\"");
@@ -320,6 +347,12 @@ int pipeline_spec_from_json(json_t *doc, struct pipeline_spec **out, oast_err *e
     }
     json_object_set_new(s->json, "schedule", json_string(sched));
     s->schedule = json_string_value(json_object_get(s->json, "schedule"));
+  }
+  json_t *notify = json_object_get(doc, "notify");
+  if (notify && !json_is_null(notify)) {
+    if ((rc = check_notify(notify, e))) goto out;
+    json_object_set_new(s->json, "notify", json_deep_copy(notify));
+    s->webhook = json_string_value(json_object_get(json_object_get(s->json, "notify"), "webhook"));
   }
   s->name = json_string_value(json_object_get(s->json, "name"));
   json_t *ctasks = json_array();

@@ -2,7 +2,8 @@
  * pipeline_spec.h — a pipeline definition, parsed from JSON or YAML and
  * validated whole before anything is stored.
  *
- * Shape (API.md): {"name", "description"?, "schedule"?: cron, "tasks": [
+ * Shape (API.md): {"name", "description"?, "schedule"?: cron,
+ * "notify"?: {"webhook": "http(s)://..."} (POSTed to when a run fails), "tasks": [
  *   {"name", "type", "depends_on"?: [task names], "retries"?,
  *    "retry_delay_s"?, "max_retry_delay_s"?, "timeout_s"?,
  *    "trigger_rule"?: "all_success" | "all_done" | "one_failed",
@@ -54,7 +55,7 @@
 #include "oast/error.h"
 
 #define PIPELINE_MAX_BYTES (1u << 20)         /* text given to pipeline_spec_parse */
-#define PIPELINE_MAX_TASKS 256
+#define PIPELINE_MAX_TASKS 4096
 #define PIPELINE_MAX_RETRIES 20
 #define PIPELINE_MAX_DELAY_S 86400            /* retry_delay_s, max_retry_delay_s, poke_interval_s */
 #define PIPELINE_MAX_TIMEOUT_S (7 * 86400)
@@ -62,6 +63,7 @@
 #define PIPELINE_DEFAULT_MAX_RETRY_DELAY_S 3600
 #define PIPELINE_DEFAULT_SENSOR_TIMEOUT_S 3600
 #define PIPELINE_DEFAULT_POKE_INTERVAL_S 30
+#define PIPELINE_MAX_URL 2048                 /* notify.webhook */
 
 enum pipeline_task_type {
   PTASK_JOB,
@@ -96,6 +98,7 @@ struct pipeline_spec {
   const char *name;            /* borrowed from json */
   const char *schedule;        /* borrowed from json; NULL when unscheduled */
   struct cron cron;            /* parsed schedule, valid when schedule != NULL */
+  const char *webhook;         /* borrowed from json: notify.webhook, NULL when none */
   struct pipeline_task *tasks; /* owned, in the order given */
   size_t ntasks;
   size_t *order;               /* owned: task indexes in a topological order (upstream first,

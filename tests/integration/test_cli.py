@@ -174,6 +174,8 @@ NOUN_VERBS = {
     "exp": ["run", "list", "show", "logs", "stop"],
     "fg": ["create", "list", "show", "insert", "read", "export", "commits", "stats", "expectations set",
            "expectations show", "validations", "compact", "delete"],
+    "job": ["create", "list", "show", "run", "runs", "logs", "stop", "delete"],
+    "pipeline": ["create", "list", "show", "run", "runs", "rerun", "stop", "delete"],
 }
 
 

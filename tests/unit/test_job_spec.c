@@ -77,5 +77,5 @@ TEST(job_spec_refusals) {
   REFUSED("{\"name\": \"j\", \"type\": \"shell\", \"program\": \"Resources/a.sh\", \"timeout_s\": 999999999}",
           "job \"j\": field \"timeout_s\" is 999999999; it must be between 1 and 604800");
   REFUSED("{\"name\": \"j\", \"type\": \"shell\", \"program\": \"Resources/a.sh\", \"cron\": \"@daily\"}",
-          "job \"j\": unknown field \"cron\" (known: type, program, args, env, schedule, timeout_s, name)");
+          "job \"j\": unknown field \"cron\" (known: type, program, args, env, schedule, timeout_s, cpus, gpus, name)");
 }
