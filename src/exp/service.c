@@ -106,6 +106,7 @@ struct trial_run {
   struct dist_worker *workers; /* spec->dist.workers of them */
   int fail_rank;               /* the worker whose failure ends the run, -1: none */
   bool failing;                /* a worker failed: the others are being stopped */
+  bool cancelling;             /* trial_cancel was called: what ends now was killed */
   bool has_decide, decide_bad; /* decide holds a result; it is not a clean exit */
   struct exec_result decide;   /* what decides the run: the first worker not ok, else rank 0's */
   char *decide_error, *decide_tail;  /* decide's strings, owned */
@@ -495,6 +496,7 @@ static void run_abort(struct server *s, struct exp_run *R, const oast_err *why);
 
 /* Kills a trial: its process, or every live process of a distributed run. */
 static void trial_cancel(struct server *s, struct trial_run *T) {
+  T->cancelling = true;
   if (!T->procs) {
     sched_cancel(s, &T->task, NULL);
     return;
@@ -1021,16 +1023,23 @@ static void worker_started(struct server *s, struct sched_task *t, pid_t pid, co
   pthread_mutex_unlock(&R->mu);
 }
 
-/* A rank of an MPI run ended (the wrapper's line). R is locked. */
+/* A rank that mpirun launched ended (the wrapper's line). While the run
+ * is stopped, or after another rank failed, a rank ended by SIGTERM or
+ * SIGKILL (status 128 + N, the shell's way) was killed, not a failure of
+ * its own. R is locked. */
 static void mpi_rank_exit(struct server *s, struct exp_run *R, struct trial_run *T, int rank, int code) {
   struct dist_worker *w = &T->workers[rank];
   w->exit_code = code;
   w->ended_us = meta_now_us();
-  w->state = code == 0 ? DIST_FINISHED : DIST_FAILED;
+  bool by_signal = code == 128 + SIGTERM || code == 128 + SIGKILL || code == 128 + SIGINT;
+  bool killed = code != 0 && (T->cancelling || R->stopping || (T->failing && by_signal));
+  w->state = code == 0 ? DIST_FINISHED : killed ? DIST_KILLED : DIST_FAILED;
   char prefix[32];
   worker_prefix(rank, prefix);
   if (code == 0) {
     run_log(s, R, prefix, "finished");
+  } else if (killed) {
+    run_log(s, R, prefix, "killed (exit status %d)", code);
   } else {
     run_log(s, R, prefix, "failed: exit code %d", code);
     if (!T->failing) {

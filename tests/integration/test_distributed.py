@@ -263,8 +263,9 @@ def test_a_failing_worker_stops_the_others_and_fails_the_run(big):
     assert "[worker 1] rank 1 is about to fail" in text and "[worker 1] failed: exit code 3" in text
     assert "[worker 0] killed by signal" in text and "[worker 2] killed by signal" in text
     assert text.rstrip().splitlines()[-1] == "[experiment] failed: worker 1: exit code 3"
-    # The sleeping workers are gone, with everything they started.
-    left = [q for q in processes_with_env("OAST_TRIAL_ID", str(t["id"])) if alive(q)]
+    # The sleeping workers are gone, with everything they started (found by their folder: other
+    # servers on this machine have trials of the same id).
+    left = [q for q in processes_with_env("OAST_LOGDIR", str(run_dir(big.server, p, d))) if alive(q)]
     assert not left, [cmdline(q) for q in left]
 
 
@@ -282,8 +283,7 @@ def test_stop_kills_every_worker(big, strategy):
     for r in (0, 1):
         pid = int((root / ("pid_%d" % r)).read_text())
         wait_for(lambda: not alive(pid), timeout=15, what="worker %d to be gone" % r)
-    tid = str(d["trials"][0]["id"])
-    wait_for(lambda: not [q for q in processes_with_env("OAST_TRIAL_ID", tid) if alive(q)], timeout=15,
+    wait_for(lambda: not [q for q in processes_with_env("OAST_LOGDIR", str(root)) if alive(q)], timeout=15,
              what="nothing of the run to be left")
 
 
@@ -353,7 +353,7 @@ def test_bad_distributions_are_a_400_naming_the_field(big):
         assert err["message"].startswith(field), (change, err["message"])
     assert api.get("/projects/%s/experiments" % p, key).json()["items"] == before
     assert not list((big.server.project_dir(p) / "Experiments").iterdir())
-    assert not processes_with_env("OAST_PROJECT", p)
+    assert not processes_with_env("OAST_EXPERIMENT_DIR", str(big.server.project_dir(p) / "Experiments" / "1"))
 
 
 def test_bad_distributions_from_python_and_the_cli(big, tmp_path):
