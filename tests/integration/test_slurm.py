@@ -582,3 +582,40 @@ def test_experiment_asking_for_more_gpus_than_slurm_has_is_refused(cluster, slur
     assert "resources.gpus" in r.json()["error"]["message"]
     assert api.get("/projects/%s/experiments" % p, key).json()["items"] == []
     assert not cluster.live_jobs()
+
+
+def test_job_runs_as_a_slurm_job_and_its_log_lands_in_the_project(cluster, slurm_world):
+    """Issue 6: a job run through the Slurm executor, with its log under Logs/ as for local runs."""
+    w = slurm_world
+    p = w.new_project("sljob")
+    project = w.alice.conn.projects.get(p)
+    script = 'echo "job ran"\necho "args: $*"\nexit 0\n'
+    project.files.upload(script.encode(), "Resources/hello.sh")
+    before = {j[0] for j in slurm_jobs_named(cluster)}
+    project.jobs.create("hello", "shell", "Resources/hello.sh", args=["a", "b"])
+    run = project.jobs.run("hello")
+    run = project.jobs.wait("hello", run["id"], timeout=120)
+    assert run["state"] == "succeeded" and run["exit_code"] == 0, run
+    text = project.jobs.logs("hello", run["id"])
+    assert "job ran" in text and "args: a b" in text, text
+    # The run was one Slurm job (jobs get a clean environment, so Slurm's own
+    # variables do not reach the program; the controller's records show it).
+    ours = {j[0]: j[2] for j in slurm_jobs_named(cluster) if j[0] not in before}
+    assert list(ours.values()) == ["COMPLETED"], ours
+    # Its log is a file of the project, readable through the files API.
+    logs = project.files.list("Logs/jobs/hello")
+    assert any(item["name"].startswith(str(run["id"])) for item in logs), logs
+    assert not cluster.live_jobs()
+
+
+def test_failing_job_on_slurm_reports_its_exit_code(cluster, slurm_world):
+    w = slurm_world
+    p = w.new_project("sljobf")
+    project = w.alice.conn.projects.get(p)
+    project.files.upload(b'echo "about to fail"\nexit 7\n', "Resources/fail.sh")
+    project.jobs.create("fail", "shell", "Resources/fail.sh")
+    run = project.jobs.run("fail")
+    run = project.jobs.wait("fail", run["id"], timeout=120)
+    assert run["state"] == "failed" and run["exit_code"] == 7, run
+    assert "about to fail" in project.jobs.logs("fail", run["id"])
+    assert not cluster.live_jobs()
