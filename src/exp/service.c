@@ -128,6 +128,7 @@ struct exp_service {
   bool txn;                    /* a write transaction of decisions is open */
   char *addr;
   char *pythonpath;            /* the directory holding the oast package, or NULL */
+  char *python;                /* what "python3" runs as (server_python_exe) */
   struct exp_run **snap;
   size_t capsnap;
 };
@@ -246,6 +247,7 @@ int exp_service_init(struct server *s, oast_err *e) {
   pthread_cond_init(&v->log_cond, &ca);
   pthread_condattr_destroy(&ca);
   v->pythonpath = server_python_dir();
+  v->python = server_python_exe();
   s->exp = v;
   sched_add_tick(s, tick, NULL);
   /* Before the server takes requests: experiments a restart interrupted
@@ -293,6 +295,7 @@ void exp_service_free(struct server *s) {
   free(v->snap);
   free(v->addr);
   free(v->pythonpath);
+  free(v->python);
   pthread_cond_destroy(&v->log_cond);
   pthread_mutex_destroy(&v->mu);
   free(v);
@@ -577,7 +580,8 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   free(penv);
   free(token);
 
-  /* The command: the program copied into the experiment, or command[0] as given. */
+  /* The command: the program copied into the experiment, or command[0] as given.
+   * "python3" is the server's Python, the one jobs run with. */
   size_t nargs = json_array_size(R->spec->command);
   const char **argv = xcalloc(nargs + 2, sizeof *argv);
   char *progpath = NULL;
@@ -589,6 +593,7 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   } else {
     argv[a++] = json_string_value(json_array_get(R->spec->command, 0));
   }
+  if (!strcmp(argv[0], "python3")) argv[0] = v->python;
   for (size_t i = 1; i < nargs; i++) argv[a++] = json_string_value(json_array_get(R->spec->command, i));
   argv[a] = NULL;
 
