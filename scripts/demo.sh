@@ -53,11 +53,17 @@ step "Start a server with a throwaway home"
 server_pid=$!
 for _ in $(seq 1 100); do
   [ -s "$HOME_DIR/server/run/server.addr" ] && break
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "demo: the server did not start" >&2
+    cat "$HOME_DIR/server.log" >&2 2>/dev/null || true
+    exit 1
+  fi
   sleep 0.1
 done
+[ -s "$HOME_DIR/server/run/server.addr" ] || { echo "demo: the server did not listen within 10 s" >&2; exit 1; }
 ADDR=$(cat "$HOME_DIR/server/run/server.addr")
 ADMIN_KEY=$(cat "$HOME_DIR/server/admin.key")
-echo "server at $ADDR, home $HOME_DIR/server"
+echo "server at $ADDR (pid $server_pid), home $HOME_DIR/server"
 
 admin() { OAST_API_KEY=$ADMIN_KEY OAST_ADDR=$ADDR run "$@"; }
 ALICE="$HOME_DIR/alice.json"
