@@ -21,7 +21,7 @@ the best ones are promoted to more. The trial
   AUC, test AUC and test accuracy as outputs.
 
 The metric is the log loss rather than the AUC because the classes of
-this data set separate well: on 85 validation rows most configurations
+this data set separate well: on 86 validation rows most configurations
 reach an AUC of 1.0, which would leave nothing to choose between them,
 while the log loss still tells a confident model from a hesitant one.
 
