@@ -71,6 +71,7 @@ BOB="$HOME_DIR/bob.json"
 alice() { OAST_CONFIG=$ALICE run "$@"; }
 bob() { OAST_CONFIG=$BOB run "$@"; }
 bob_refused() { OAST_CONFIG=$BOB refused "$@"; }
+alice_refused() { OAST_CONFIG=$ALICE refused "$@"; }
 # Alice's commands whose JSON answer the demo reads (not echoed).
 alice_json() { OAST_CONFIG=$ALICE "$OAST" --json "$@"; }
 
@@ -120,10 +121,20 @@ alice job logs cancer/prepare 1
 
 step "The feature groups: one commit each, validated by their expectations"
 alice fg list cancer
+alice fs get cancer/Resources/hopsml/cells_worst.csv "$HOME_DIR/cells_worst.csv" >/dev/null
 alice fg expectations show cancer/cells_worst:1
-alice fg validations cancer/cells_worst:1
 alice fg show cancer/cells_worst:1 --limit 3
 alice fg stats cancer/cells_mean:1 --column mean_radius
+
+step "A bad delivery is refused whole: the suite is strict"
+{
+  head -n 1 "$HOME_DIR/cells_worst.csv"
+  echo "570,25.38,17.33,184.6,2019,0.1622,0.6656,0.7119,0.2654,0.4601,0.1189,1"
+  echo "571,250.1,17.33,184.6,2019,0.1622,0.6656,0.7119,0.2654,0.4601,0.1189,2"
+} >"$HOME_DIR/late_delivery.csv"
+cat "$HOME_DIR/late_delivery.csv"
+alice_refused fg insert cancer/cells_worst:1 "$HOME_DIR/late_delivery.csv"
+alice fg validations cancer/cells_worst:1
 
 step "The feature view joins them on the patient id; the training data is split three ways"
 alice fv show cancer diagnosis --version 1

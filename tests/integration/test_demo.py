@@ -80,6 +80,9 @@ def test_make_demo_runs_the_pipeline_and_predicts(tmp_path):
         assert re.search(r"^    \[experiment\] finished: best trial \d+, logloss", out, re.M), out
         # Both inserts were validated by strict suites and ingested.
         assert re.search(r"^\d+\s+\d+\s+\S+Z\s+yes\s+yes\s*$", out, re.M), out
+        # A delivery that breaks the strict suite was refused whole, and the refusal is recorded.
+        assert "nothing was written" in out and "failed: in_set on diagnosis (1 unexpected)" in out, out
+        assert re.search(r"^\d+\s+-\s+\S+Z\s+no\s+no\s+worst_radius:between, diagnosis:in_set", out, re.M), out
         # The model and the deployment.
         assert re.search(r"^diagnosis\s+1\s+xgboost\s+\{\"logloss\":", out, re.M), out
         assert re.search(r"^diagnosis\s+running\s+diagnosis\s+1\s", out, re.M), out
