@@ -33,7 +33,9 @@ refused() {
 }
 
 server_pid=
+follower=
 cleanup() {
+  if [ -n "$follower" ]; then kill "$follower" 2>/dev/null || true; fi
   if [ -n "$server_pid" ] && [ -z "${OAST_DEMO_KEEP:-}" ]; then
     kill -TERM "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
@@ -111,9 +113,16 @@ sed -n '/^tasks:/,$p' "$PIPELINE" | grep -E '^  - name:|^    type:' | paste - - 
 follow_experiment &
 follower=$!
 # One line per change (through a pipe), so the experiment's lines fit in between.
-alice pipeline run cancer "$PIPELINE" --follow | cat
+if ! alice pipeline run cancer "$PIPELINE" --follow | cat; then
+  touch "$HOME_DIR/pipeline.done"
+  alice pipeline show cancer/hopsml 1 || true
+  echo "demo: the pipeline failed; OAST_DEMO_KEEP=1 keeps the server to look into it" \
+    "(oast fs cat cancer/Logs/pipelines/hopsml/1/TASK.log, oast exp show cancer 1)" >&2
+  exit 1
+fi
 touch "$HOME_DIR/pipeline.done"
 wait "$follower"
+follower=
 alice pipeline show cancer/hopsml 1
 
 step "The prepare job's log: the raw data, the CSVs, the definitions"

@@ -126,3 +126,43 @@ def test_demo_cleans_up_when_it_fails(tmp_path):
     assert proc.returncode != 0, proc.stdout
     assert "Where everything is" not in proc.stdout
     assert not list(tmp_path.glob("oast-demo.*")), proc.stdout
+
+
+@pytest.mark.parametrize("broken,failed_task", [("prepare.py", "prepare"), ("train.py", "tune")])
+def test_demo_stops_at_a_failed_pipeline_and_cleans_up(tmp_path, broken, failed_task):
+    """A pipeline task that fails ends the demo with an error after the run's states are shown; the
+    server, its home and the demo's own background follower are gone."""
+    needs_ml_packages()
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "scripts", repo / "scripts")
+    shutil.copytree(REPO / "examples" / "hopsml", repo / "examples" / "hopsml")
+    (repo / "examples" / "hopsml" / broken).write_text("import sys\nsys.exit('this fails on purpose')\n")
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    for k in ("OAST_DEMO_KEEP", "OAST_API_KEY", "OAST_ADDR", "OAST_CONFIG"):
+        env.pop(k, None)
+    log = tmp_path / "demo.out"
+    with open(log, "w") as f:
+        proc = subprocess.run([str(repo / "scripts" / "demo.sh"), oast_bin()], cwd=str(tmp_path), env=env,
+                              stdout=f, stderr=subprocess.STDOUT, timeout=600)
+    out = ANSI.sub("", log.read_text())
+    assert proc.returncode != 0, out
+    assert re.search(r"^task %s: failed" % failed_task, out, re.M), out
+    assert re.search(r"^task deploy: upstream_failed", out, re.M), out
+    assert re.search(r"^deploy\s+deploy\s+upstream_failed", out, re.M), out   # the run's table
+    assert "demo: the pipeline failed" in out
+    if failed_task == "tune":
+        assert "    [experiment] failed: no trial has a metric" in out, out
+    assert "Where everything is" not in out
+    assert not list(tmp_path.glob("oast-demo.*")), out
+    # Nothing the demo started is left running (the server, the experiment follower).
+    time.sleep(1)
+    left = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError, PermissionError, NotADirectoryError):
+            continue
+        if str(tmp_path) in cmd:
+            left.append((pid, cmd))
+    assert not left, left
