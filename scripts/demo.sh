@@ -25,10 +25,22 @@ unset OAST_API_KEY OAST_ADDR
 T0=$(date +%s)
 
 step() { printf '\n\033[1m== [%3ds] %s\033[0m\n' "$(($(date +%s) - T0))" "$*"; }
-run() { printf '$ oast %s\n' "$*"; "$OAST" "$@"; }
+# Prints a command as one would type it: words with spaces, quotes or
+# brackets in single quotes.
+show() {
+  local line='$ oast' w
+  for w in "$@"; do
+    case $w in
+      '' | *[[:space:]\'\"\[\]{}\*\?\$\;\&\|\<\>]*) line+=" '${w//\'/\'\\\'\'}'" ;;
+      *) line+=" $w" ;;
+    esac
+  done
+  printf '%s\n' "$line"
+}
+run() { show "$@"; "$OAST" "$@"; }
 # A command that must fail: show its message, and stop the demo if it succeeds.
 refused() {
-  printf '$ oast %s\n' "$*"
+  show "$@"
   if "$OAST" "$@"; then echo "demo: expected this to be refused" >&2; exit 1; fi
 }
 
@@ -108,12 +120,12 @@ follow_experiment() {
 }
 
 step "Alice runs the whole pipeline: prepare, ingest, training data, ASHA experiment, register, deploy"
-sed -n '/^tasks:/,$p' "$PIPELINE" | grep -E '^  - name:|^    type:' | paste - - |
-  sed -E 's/ *- name: ([a-z_]+)\t *type: ([a-z_]+)/  \1 (\2)/'
+alice pipeline create cancer "$PIPELINE"
+alice pipeline show cancer/hopsml
 follow_experiment &
 follower=$!
 # One line per change (through a pipe), so the experiment's lines fit in between.
-if ! alice pipeline run cancer "$PIPELINE" --follow | cat; then
+if ! alice pipeline run cancer/hopsml --follow | cat; then
   touch "$HOME_DIR/pipeline.done"
   alice pipeline show cancer/hopsml 1 || true
   echo "demo: the pipeline failed; OAST_DEMO_KEEP=1 keeps the server to look into it" \
@@ -175,7 +187,7 @@ pick = sorted(list(ids[labels == 1][:4]) + list(ids[labels == 0][:4]))
 print(json.dumps([{"id": int(i)} for i in pick]))
 PY
 )
-printf '$ oast fv vector cancer diagnosis --entries %s\n' "$IDS"
+show fv vector cancer diagnosis --entries "$IDS"
 alice_json fv vector cancer diagnosis --entries "$IDS" >"$HOME_DIR/vectors.json"
 INSTANCES=$("$PY" - "$HOME_DIR/vectors.json" <<'PY'
 import json, sys
