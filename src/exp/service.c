@@ -148,7 +148,7 @@ struct exp_service {
   bool txn;                    /* a write transaction of decisions is open */
   char *addr;
   char *pythonpath;            /* the directory holding the oast package, or NULL */
-  char *python;                /* what "python3" of a command runs: $OAST_PYTHON, else Debian's */
+  char *python;                /* what "python3" runs as (server_python_exe) */
   struct exp_run **snap;
   size_t capsnap;
 };
@@ -280,10 +280,7 @@ int exp_service_init(struct server *s, oast_err *e) {
   pthread_cond_init(&v->log_cond, &ca);
   pthread_condattr_destroy(&ca);
   v->pythonpath = server_python_dir();
-  /* Debian's python3 has the packages trials import (numpy, torch); a
-   * python3 found first on PATH may not (DESIGN.md, Dependencies). */
-  const char *py = getenv("OAST_PYTHON");
-  v->python = xstrdup(py && *py ? py : access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3");
+  v->python = server_python_exe();
   s->exp = v;
   sched_add_tick(s, tick, NULL);
   /* Before the server takes requests: experiments a restart interrupted
@@ -747,7 +744,8 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   free(penv);
   free(token);
 
-  /* The command: the program copied into the experiment, or command[0] as given. */
+  /* The command: the program copied into the experiment, or command[0] as given.
+   * "python3" is the server's Python, the one jobs run with. */
   size_t nargs = json_array_size(R->spec->command);
   const char **argv = xcalloc(nargs + 2, sizeof *argv);
   char *progpath = NULL;
@@ -759,6 +757,7 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   } else {
     argv[a++] = python_or(v, json_string_value(json_array_get(R->spec->command, 0)));
   }
+  if (!strcmp(argv[0], "python3")) argv[0] = v->python;
   for (size_t i = 1; i < nargs; i++) argv[a++] = json_string_value(json_array_get(R->spec->command, i));
   argv[a] = NULL;
 

@@ -100,6 +100,13 @@ char *server_python_dir(void) {
   return NULL;
 }
 
+char *server_python_exe(void) {
+  const char *py = getenv("OAST_PYTHON");
+  if (!py || !*py) py = getenv("OAST_JOB_PYTHON");
+  if (py && *py) return xstrdup(py);
+  return xstrdup(access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3");
+}
+
 static int ensure_admin(struct server *s, oast_err *e) {
   sqlite3_stmt *st = meta_stmt(s->meta, "SELECT count(*) FROM users");
   int64_t n = 0;

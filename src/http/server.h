@@ -73,6 +73,13 @@ char *server_self_addr(struct server *s);
  * Caller frees.
  */
 char *server_python_dir(void);
+/*
+ * The Python interpreter that job runs and trials start for a Python
+ * program: $OAST_PYTHON or $OAST_JOB_PYTHON, else Debian's /usr/bin/python3 (the one the
+ * python3-* packages install into, whatever comes first on PATH), else
+ * "python3" from PATH. Caller frees.
+ */
+char *server_python_exe(void);
 
 /* The project's directory on disk: <fs_root>/<name>; caller frees. */
 char *server_project_dir(struct server *s, const char *project);

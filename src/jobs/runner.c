@@ -478,17 +478,30 @@ static int op_argv(struct server *s, struct prun *pr, size_t i, int step, const 
         return 0;
       }
       if (step == 1) {
-        /* The best trial of the experiment just read, by the task's metric. */
+        /* The best trial of the experiment just read, by the task's metric:
+         * the experiment's own best when the task asks for its metric and
+         * direction (under ASHA that is the best of the highest rung, not a
+         * trial stopped at a lower budget), else the trial with the best value. */
         json_t *x = prev ? json_loads(prev, 0, NULL) : NULL;
         json_t *best = json_object_get(x, "best");
         const char *metric = jstr(t, "metric");
-        const char *dir = jstr(t, "direction") ? jstr(t, "direction") : json_string_value(json_object_get(x, "direction"));
+        const char *xdirection = json_string_value(json_object_get(x, "direction"));
+        const char *dir = jstr(t, "direction") ? jstr(t, "direction") : xdirection;
         bool max = !dir || strcmp(dir, "min") != 0;
+        const char *xmetric = json_string_value(json_object_get(x, "metric"));
+        bool own_best = json_is_object(best) && (!metric || !xmetric || !strcmp(metric, xmetric)) &&
+                        (!jstr(t, "direction") || (xdirection && !strcmp(jstr(t, "direction"), xdirection)));
         json_t *pick = NULL;
         double pv = 0;
         size_t k;
         json_t *tr;
-        json_array_foreach(json_object_get(x, "trials"), k, tr) {
+        if (own_best)
+          json_array_foreach(json_object_get(x, "trials"), k, tr) {
+            if (json_equal(json_object_get(tr, "number"), json_object_get(best, "number")) &&
+                json_is_number(json_object_get(tr, "metric")))
+              pick = tr;
+          }
+        if (!pick) json_array_foreach(json_object_get(x, "trials"), k, tr) {
           json_t *m = json_object_get(tr, "metric");
           if (!json_is_number(m)) continue;
           if (metric && json_is_string(json_object_get(x, "metric")) &&

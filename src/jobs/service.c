@@ -1074,8 +1074,7 @@ int jobs_service_init(struct server *s, oast_err *e) {
     v->exe = xstrdup(exe);
   }
   v->pydir = server_python_dir();
-  const char *py = getenv("OAST_JOB_PYTHON");
-  v->python = xstrdup(py && *py ? py : access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3");
+  v->python = server_python_exe();
   base_env_init(v);
   char *dir = fs_join(s->tmp_dir, "jobs");
   fs_remove_tree(dir, NULL); /* run directories of processes that are gone */
