@@ -9,6 +9,7 @@
 #include "fstore/fgroup.h"
 #include "http/server.h"
 #include "meta/meta.h"
+#include "project/project.h"
 #include "util/alloc.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -143,30 +144,11 @@ static int fg_delete(struct req *r, struct resp *w, oast_err *e) {
   struct fgroup g;
   int rc = fgroup_from_route(r, &g, e);
   if (rc) return rc;
-  char *dir = fgroup_dir(r->srv, &g);
-  char *trash = xasprintf("%s/fs/.trash", s->cfg.home);
-  char *to = xasprintf("%s/fg-%lld-%lld", trash, (long long)g.id, (long long)meta_now());
-  fs_mkdirs(trash, 0700, NULL);
-  bool moved = false;
-  if ((rc = meta_begin(s->meta, e))) goto out;
-  rc = meta_exec(s->meta, e, "DELETE FROM featuregroups WHERE id = ?", "i", g.id);
-  if (!rc && fs_exists(dir)) {
-    if (rename(dir, to) != 0) rc = oast_err_set(e, OAST_EIO, "cannot move the feature group's files away");
-    else moved = true;
-  }
-  if (!rc) rc = meta_commit(s->meta, e);
-  if (rc) {
-    meta_rollback(s->meta);
-    if (moved) rename(to, dir);
-    goto out;
-  }
-  fs_remove_tree(to, NULL);
-  resp_empty(w, 204);
-out:
+  char *dir = fgroup_dir(s, &g);
+  rc = project_delete_with_dir(s, "DELETE FROM featuregroups WHERE id = ?", g.id, dir, "feature group", e);
   free(dir);
-  free(trash);
-  free(to);
   fgroup_release(&g);
+  if (!rc) resp_empty(w, 204);
   return rc;
 }
 

@@ -288,31 +288,17 @@ static int model_delete(struct req *r, struct resp *w, oast_err *e) {
   int rc = parse_version(r, &v, e);
   if (rc) return rc;
   snprintf(r->audit_target, sizeof r->audit_target, "model:%.64s:%lld", name, (long long)v);
-  if ((rc = meta_begin(s->meta, e))) return rc;
-  rc = meta_exec(s->meta, e, "DELETE FROM models WHERE project_id = ? AND name = ? AND version = ?", "isi", r->proj.id,
-                 name, v);
-  if (!rc && meta_changes(s->meta) == 0)
-    rc = oast_err_set(e, OAST_ENOT_FOUND, "model \"%.64s\" version %lld not found", name, (long long)v);
+  sqlite3_stmt *st = meta_bind(
+      meta_stmt(s->meta, "SELECT id FROM models WHERE project_id = ? AND name = ? AND version = ?"), "isi", r->proj.id,
+      name, v);
+  int64_t id = 0;
+  if (st && sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+  if (st) sqlite3_reset(st);
+  if (!id) return oast_err_set(e, OAST_ENOT_FOUND, "model \"%.64s\" version %lld not found", name, (long long)v);
   char *dir = xasprintf("%s/%s/Models/%s/%lld", s->fs_root, r->proj.name, name, (long long)v);
-  char *trash = xasprintf("%s/fs/.trash", s->cfg.home);
-  char *to = xasprintf("%s/model-%lld-%s-%lld", trash, (long long)r->proj.id, name, (long long)v);
-  fs_mkdirs(trash, 0700, NULL);
-  bool moved = false;
-  if (!rc && fs_exists(dir)) {
-    if (rename(dir, to) != 0) rc = oast_err_set(e, OAST_EIO, "cannot move the model's files away");
-    else moved = true;
-  }
-  if (!rc) rc = meta_commit(s->meta, e);
-  if (rc) {
-    meta_rollback(s->meta);
-    if (moved) rename(to, dir);
-  } else {
-    fs_remove_tree(to, NULL);
-    resp_empty(w, 204);
-  }
+  rc = project_delete_with_dir(s, "DELETE FROM models WHERE id = ?", id, dir, "model", e);
   free(dir);
-  free(trash);
-  free(to);
+  if (!rc) resp_empty(w, 204);
   return rc;
 }
 

@@ -114,28 +114,9 @@ static int dataset_delete(struct req *r, struct resp *w, oast_err *e) {
   if (d.builtin)
     return oast_err_set(e, OAST_ECONFLICT, "dataset \"%s\" is built into every project and cannot be deleted", name);
   char *dir = project_dataset_dir(s, &d);
-  char *trash = xasprintf("%s/fs/.trash", s->cfg.home);
-  char *to = xasprintf("%s/%s-%s-%lld", trash, d.owner_project, d.name, (long long)d.id);
-  fs_mkdirs(trash, 0700, NULL);
-  bool moved = false;
-  if ((rc = meta_begin(s->meta, e))) goto out;
-  rc = meta_exec(s->meta, e, "DELETE FROM datasets WHERE id = ?", "i", d.id);
-  if (!rc && fs_exists(dir)) {
-    if (rename(dir, to) != 0) rc = oast_err_set(e, OAST_EIO, "cannot move the dataset's files away");
-    else moved = true;
-  }
-  if (!rc) rc = meta_commit(s->meta, e);
-  if (rc) {
-    meta_rollback(s->meta);
-    if (moved) rename(to, dir);
-    goto out;
-  }
-  fs_remove_tree(to, NULL);
-  resp_empty(w, 204);
-out:
+  rc = project_delete_with_dir(s, "DELETE FROM datasets WHERE id = ?", d.id, dir, "dataset", e);
   free(dir);
-  free(trash);
-  free(to);
+  if (!rc) resp_empty(w, 204);
   return rc;
 }
 

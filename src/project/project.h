@@ -36,6 +36,14 @@ struct stat;
 int project_resolve_path_st(struct req *r, const char *path, size_t len, enum right right, int mkparents,
                             struct dataset_ref *ds, char **abs, char **rel, struct stat *last, oast_err *e);
 
+/*
+ * Runs `sql` (one int64 parameter, id) and removes directory `dir` as one
+ * operation (trash.c): both happen or neither. `what` names the thing in
+ * messages ("project", "dataset", ...).
+ */
+int project_delete_with_dir(struct server *s, const char *sql, int64_t id, const char *dir, const char *what,
+                            oast_err *e);
+
 /* GET audit lines of project_id (0: all, for the admin) as {"items": [...]} */
 int audit_list(struct req *r, struct resp *w, int64_t project_id, oast_err *e);
 

@@ -152,29 +152,9 @@ static int project_delete(struct req *r, struct resp *w, oast_err *e) {
   struct server *s = r->srv;
   snprintf(r->audit_target, sizeof r->audit_target, "project:%s", r->proj.name);
   char *dir = server_project_dir(s, r->proj.name);
-  char *trash = trash_dir(s);
-  char *to = xasprintf("%s/%s-%lld-%lld", trash, r->proj.name, (long long)r->proj.id, (long long)meta_now());
-  int rc = fs_mkdirs(trash, 0700, e);
-  if (rc) goto out;
-  if ((rc = meta_begin(s->meta, e))) goto out;
-  rc = meta_exec(s->meta, e, "DELETE FROM projects WHERE id = ?", "i", r->proj.id);
-  bool moved = false;
-  if (!rc && fs_exists(dir)) {
-    if (rename(dir, to) != 0) rc = oast_err_set(e, OAST_EIO, "cannot move the project's files away");
-    else moved = true;
-  }
-  if (!rc) rc = meta_commit(s->meta, e);
-  if (rc) {
-    meta_rollback(s->meta);
-    if (moved && rename(to, dir) != 0) log_error("project %s: cannot move its files back from %s", r->proj.name, to);
-    goto out;
-  }
-  fs_remove_tree(to, NULL);
-  resp_empty(w, 204);
-out:
+  int rc = project_delete_with_dir(s, "DELETE FROM projects WHERE id = ?", r->proj.id, dir, "project", e);
   free(dir);
-  free(trash);
-  free(to);
+  if (!rc) resp_empty(w, 204);
   return rc;
 }
 
