@@ -403,10 +403,11 @@ int server_main(int argc, char **argv) {
   char *addr = strchr(s.cfg.listen_host, ':') ? xasprintf("http://[%s]:%d", s.cfg.listen_host, port)
                                               : xasprintf("http://%s:%d", s.cfg.listen_host, port);
   char *addrfile = xasprintf("%s/run/server.addr", s.cfg.home);
-  fs_write_atomic(addrfile, addr, strlen(addr), 0600, NULL);
   printf("oast server listening on %s\n", addr);
   fflush(stdout);
   log_info("oast %s listening on %s, home %s", OAST_VERSION_STR, addr, s.cfg.home);
+  /* Last: the address file is what scripts and tests wait for. */
+  fs_write_atomic(addrfile, addr, strlen(addr), 0600, NULL);
   free(addr);
 
   int sig = 0;

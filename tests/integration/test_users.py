@@ -14,7 +14,8 @@ from oasttest import assert_error, assert_status, db_holds, make_user, parse_tim
 def test_start_prints_address_and_writes_files(server):
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.addr), server.addr
     assert int(server.addr.rsplit(":", 1)[1]) > 0
-    assert "oast server listening on " + server.addr in server.output()
+    # The line is printed before the address file (the readiness signal) is written.
+    assert "oast server listening on " + server.addr in server.output(), server.output()[-2000:]
     key_file = server.home / "admin.key"
     mode = stat.S_IMODE(os.stat(key_file).st_mode)
     assert mode == 0o600, oct(mode)
