@@ -496,20 +496,32 @@ static int deploy_start(struct req *r, struct resp *w, oast_err *e) {
   return answer_row(r, w, 200, name, e);
 }
 
-static int deploy_stop(struct req *r, struct resp *w, oast_err *e) {
+/*
+ * Stop and delete begin alike: the write right, the deployment's row, and
+ * (under the admin lock, which the caller releases) its running instance
+ * stopped if it is this row's and not an older one of the same name.
+ */
+static int stop_locked(struct req *r, const char *name, struct row *row, oast_err *e) {
   struct server *s = r->srv;
-  const char *name = req_param(r, "name");
-  struct row row;
   int rc;
   if ((rc = authz_require(r, RIGHT_WRITE, e)) || (rc = need_serving(r, e)) ||
-      (rc = row_get(s, r->proj.id, name, &row, e)))
+      (rc = row_get(s, r->proj.id, name, row, e)))
     return rc;
   snprintf(r->audit_target, sizeof r->audit_target, "deployment:%s", name);
   pthread_mutex_lock(&s->serving->admin);
   struct dep *d = rt_get(s->serving, name);
-  bool ours = d && d->c.id == row.id;
+  bool ours = d && d->c.id == row->id;
   rt_put(d);
   if (ours) rt_stop(s->serving, name);
+  return 0;
+}
+
+static int deploy_stop(struct req *r, struct resp *w, oast_err *e) {
+  struct server *s = r->srv;
+  const char *name = req_param(r, "name");
+  struct row row;
+  int rc = stop_locked(r, name, &row, e);
+  if (rc) return rc;
   rc = set_state(s, row.id, "stopped", e);
   pthread_mutex_unlock(&s->serving->admin);
   json_decref(row.spec);
@@ -579,16 +591,8 @@ static int deploy_delete(struct req *r, struct resp *w, oast_err *e) {
   struct server *s = r->srv;
   const char *name = req_param(r, "name");
   struct row row;
-  int rc;
-  if ((rc = authz_require(r, RIGHT_WRITE, e)) || (rc = need_serving(r, e)) ||
-      (rc = row_get(s, r->proj.id, name, &row, e)))
-    return rc;
-  snprintf(r->audit_target, sizeof r->audit_target, "deployment:%s", name);
-  pthread_mutex_lock(&s->serving->admin);
-  struct dep *d = rt_get(s->serving, name);
-  bool ours = d && d->c.id == row.id;
-  rt_put(d);
-  if (ours) rt_stop(s->serving, name);
+  int rc = stop_locked(r, name, &row, e);
+  if (rc) return rc;
   rc = meta_exec(s->meta, e, "DELETE FROM deployments WHERE id = ?", "i", row.id);
   pthread_mutex_unlock(&s->serving->admin);
   json_decref(row.spec);
