@@ -150,6 +150,14 @@ def wait_busy(dep, timeout=10):
     return wait_until(lambda: any(i["state"] == "busy" for i in instance_states(dep)), timeout)
 
 
+def wait_in_flight(dep, busy, queued, timeout=10):
+    """Waits until the server holds the requests: `busy` instances answering and `queued` more waiting."""
+    def held():
+        info = dep.refresh().info
+        return (sum(i["state"] == "busy" for i in info["instance_states"]) == busy and info["queued"] == queued)
+    return wait_until(held, timeout)
+
+
 def wait_ready(dep, n, timeout=30):
     """Waits until n instances are ready (with a worker pid); returns the states."""
     return wait_until(lambda: (lambda s: s if len(s) == n and all(i["state"] == "ready" for i in s) else None)(

@@ -11,7 +11,8 @@ import pytest
 import oast
 from oasttest import assert_error, unique, wait_until
 from servingtest import (BROKEN_PREDICTOR, call_in_thread, data, deploy, f32, pids, predict_raw, register,
-                         register_magic, train_xgb_classifier, wait_busy, wait_ready, xgb_file)
+                         register_magic, train_xgb_classifier, wait_busy, wait_in_flight, wait_ready,
+                         xgb_file)
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +96,15 @@ def test_a_hanging_worker_times_out_and_is_restarted(world, proj, other):
 def test_stop_drains_requests_in_flight(world, proj, other):
     register_magic(proj, "drain")
     dep = deploy(proj, unique("drain"), "drain", instances=2)
-    calls = [call_in_thread(dep.predict, ["sleep1.5"]) for _ in range(4)]
-    assert wait_busy(dep)
+    calls = [call_in_thread(dep.predict, ["sleep3"]) for _ in range(4)]
+    # all four must have reached the server (two answering, two queued) before the stop:
+    # a request that arrives after it is refused, which is the other half of this test
+    assert wait_in_flight(dep, busy=2, queued=2)
     dep.stop()
     assert dep.info["state"] == "stopped"
     for t, box in calls:
         t.join(30)
-        assert box.get("result") == ["sleep1.5"], box
+        assert box.get("result") == ["sleep3"], box
     r = predict_raw(world.api, world.alice.key, dep.name, {"instances": [1]})
     assert "is not running" in assert_error(r, 503)["message"]
     steady_ok(other)
