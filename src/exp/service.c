@@ -707,7 +707,7 @@ static int start_trial(struct server *s, struct exp_run *R, struct trial_suggest
   set_id(R, T->num, id);
 
   /* Its folder and the environment of API.md. */
-  if (fs_mkdirs(T->dir, 0755, &e) == 0) trialrec_write_hparams(T->dir, T->params, &e);
+  if (fs_mkdirs_below(R->dir, T->dir, 0755, &e) == 0) trialrec_write_hparams(T->dir, T->params, &e);
   if (sug->rerun) {
     static const char line[] = "[oast] the server restarted while this trial ran; it runs again\n";
     write_fully(trial_out(T), line, sizeof line - 1);
@@ -1517,6 +1517,36 @@ int exp_service_stop(struct server *s, int64_t id, oast_err *e) {
   return rc;
 }
 
+void exp_service_project_deleted(struct server *s, int64_t project_id) {
+  struct exp_service *v = s->exp;
+  if (!v) return;
+  /* References to this project's runs, then each stopped under its own lock. */
+  struct exp_run **mine = NULL;
+  size_t n = 0;
+  pthread_mutex_lock(&v->mu);
+  for (struct exp_run *R = v->runs; R; R = R->next)
+    if (R->project_id == project_id) {
+      mine = xreallocarray(mine, n + 1, sizeof *mine);
+      R->refs++;
+      mine[n++] = R;
+    }
+  pthread_mutex_unlock(&v->mu);
+  for (size_t i = 0; i < n; i++) {
+    struct exp_run *R = mine[i];
+    pthread_mutex_lock(&R->mu);
+    if (!R->done && !R->stopping) {
+      R->stopping = true;
+      for (struct trial_run *T = R->inflight; T; T = T->next) trial_cancel(s, T);
+      log_info("experiment %" PRId64 ": its project was deleted; %d running trial%s killed", R->id, R->ninflight,
+               R->ninflight == 1 ? "" : "s");
+    }
+    pthread_mutex_unlock(&R->mu);
+    unref(v, R);
+  }
+  free(mine);
+  if (n) sched_wakeup(s);
+}
+
 /* Finds trial_id running here and checks the caller's token; R locked on success. */
 static int lock_trial(struct server *s, int64_t trial_id, const char *token_hash, struct exp_run **rp,
                       struct trial_run **tp, oast_err *e) {
@@ -1570,7 +1600,8 @@ int exp_service_report(struct server *s, int64_t trial_id, const char *token_has
       double wall = (double)meta_now_us() / 1e6;
       oast_err we;
       oast_err_clear(&we);
-      if (!T->tb_open && fs_mkdirs(T->dir, 0755, &we) == 0 && tfevents_open(&T->tb, T->dir, wall, NULL, &we) == 0)
+      if (!T->tb_open && fs_mkdirs_below(R->dir, T->dir, 0755, &we) == 0 &&
+          tfevents_open(&T->tb, T->dir, wall, NULL, &we) == 0)
         T->tb_open = true;
       if (T->tb_open) {
         size_t n = 1 + (rep->metrics ? json_object_size(rep->metrics) : 0), k = 0;

@@ -98,6 +98,9 @@ void exp_service_launch(struct server *s, int64_t id, int64_t project_id, const 
 /* Stops a running experiment: no new trials, running ones are killed.
  * 409 when it is not running. */
 int exp_service_stop(struct server *s, int64_t id, oast_err *e);
+/* Project project_id was deleted (its rows and folder are gone): its
+ * experiments stop, their running trials are killed. Any thread. */
+void exp_service_project_deleted(struct server *s, int64_t project_id);
 /* Whether experiment id is running on this server. */
 bool exp_service_active(struct server *s, int64_t id);
 

@@ -68,6 +68,12 @@ void server_config_release(struct server_config *c) {
 
 char *server_project_dir(struct server *s, const char *project) { return fs_join(s->fs_root, project); }
 
+void server_project_deleted(struct server *s, int64_t project_id) {
+  if (s->exp) exp_service_project_deleted(s, project_id);
+  if (s->jobs) jobs_request(s, JOBS_STOP_PROJECT, project_id);
+  /* Deployments: the serving reaper stops those whose rows are gone (serve/deploy.c). */
+}
+
 char *server_self_addr(struct server *s) {
   int port = __atomic_load_n(&s->listening_port, __ATOMIC_ACQUIRE);
   if (!port) return NULL;

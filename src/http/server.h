@@ -81,6 +81,12 @@ char *server_python_dir(void);
  */
 char *server_python_exe(void);
 
+/*
+ * Project project_id was deleted (its rows committed away, its folder
+ * moved out): what it still runs is stopped, experiments and job and
+ * pipeline runs at once, deployments by the serving reaper. Any thread.
+ */
+void server_project_deleted(struct server *s, int64_t project_id);
 /* The project's directory on disk: <fs_root>/<name>; caller frees. */
 char *server_project_dir(struct server *s, const char *project);
 

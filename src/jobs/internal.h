@@ -27,6 +27,7 @@ struct proc {
   struct sched_task t;
   struct proc *prev, *next;   /* the service's list */
   int64_t job_run_id;         /* >0: a job run */
+  int64_t project_id;         /* whose it is, set when it starts */
   struct prun *pr;            /* a pipeline task: its run and index */
   size_t task;
   char token_hash[65];

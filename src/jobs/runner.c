@@ -882,6 +882,11 @@ void runner_stop(struct server *s, int64_t id) {
     if (pr->id == id && !pr->done) pr->stop = true;
 }
 
+void runner_stop_project(struct server *s, int64_t project_id) {
+  for (struct prun *pr = s->jobs->pruns; pr; pr = pr->next)
+    if (pr->project_id == project_id && !pr->done) pr->stop = true;
+}
+
 int runner_recover(struct server *s, oast_err *e) {
   struct jobs_service *v = s->jobs;
   int64_t *ids = NULL;

@@ -574,6 +574,7 @@ struct start {
 static int start_process(struct server *s, struct proc *p, const struct start *st, oast_err *e) {
   char *token = NULL;
   int rc = 0;
+  p->project_id = st->project_id;
   if (p->pr) {
     /* A pipeline's tasks share their run's token. */
     const char *t = runner_token(s, p->pr, e);
@@ -599,7 +600,12 @@ static int start_process(struct server *s, struct proc *p, const struct start *s
   char *logdir = xstrdup(st->log_abs);
   char *slash = strrchr(logdir, '/');
   if (slash) *slash = '\0';
-  if (!fs_is_dir(logdir)) rc = fs_mkdirs(logdir, 0700, e);
+  if (!fs_is_dir(logdir)) {
+    /* Never recreates the project's folder: a project deleted meanwhile stays gone. */
+    char *pdir = server_project_dir(s, st->project);
+    rc = fs_mkdirs_below(pdir, logdir, 0700, e);
+    free(pdir);
+  }
   free(logdir);
   char **env = rc ? NULL : env_build(s, token, st->project, st->job_env, st->extra_env[0], st->extra_env[1]);
   explicit_bzero(token, strlen(token));
@@ -804,6 +810,18 @@ static void stop_run(struct server *s, int64_t id) {
             "WHERE id = ? AND state = 'queued'",
             "ii", meta_now(), id);
   follow_hub_notify(s->jobs->hub, id);
+}
+
+/* A deleted project's runs: its processes are killed (their rows are gone, so nothing else of them is kept). */
+static void stop_project(struct server *s, int64_t project_id) {
+  runner_stop_project(s, project_id);
+  size_t n = 0;
+  for (struct proc *p = s->jobs->procs; p; p = p->next)
+    if (p->project_id == project_id && !p->cancelled) {
+      jobs_proc_cancel(s, p);
+      n++;
+    }
+  if (n) log_info("project %" PRId64 " was deleted: %zu of its processes stopped", project_id, n);
 }
 
 /* ---- cron ---- */
@@ -1045,6 +1063,7 @@ static void tick(struct server *s, void *arg) {
       case JOBS_STOP_RUN: stop_run(s, items[i].id); break;
       case JOBS_PIPELINE: runner_load(s, items[i].id); break;
       case JOBS_STOP_PIPELINE: runner_stop(s, items[i].id); break;
+      case JOBS_STOP_PROJECT: stop_project(s, items[i].id); break;
     }
   }
   free(items);

@@ -53,6 +53,7 @@ enum jobs_request_kind {
   JOBS_STOP_RUN,       /* stop job run `id` */
   JOBS_PIPELINE,       /* pipeline run `id` is running (new or rerun): advance it */
   JOBS_STOP_PIPELINE,  /* stop pipeline run `id` */
+  JOBS_STOP_PROJECT,   /* project `id` was deleted: stop its job and pipeline runs */
 };
 void jobs_request(struct server *s, enum jobs_request_kind kind, int64_t id);
 /* A schedule was created, changed or removed: the cron tick reloads them. */
@@ -150,6 +151,8 @@ int runner_recover(struct server *s, oast_err *e);
 /* Takes pipeline run `id` into the runner (again, after a rerun). */
 void runner_load(struct server *s, int64_t id);
 void runner_stop(struct server *s, int64_t id);
+/* Stops every pipeline run of project `project_id` (it was deleted). */
+void runner_stop_project(struct server *s, int64_t project_id);
 /* Advances every pipeline run. */
 void runner_tick(struct server *s, int64_t now);
 void runner_free_all(struct server *s);

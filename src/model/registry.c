@@ -24,6 +24,7 @@
 #include "project/project.h"
 #include "prov/prov.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/path.h"
@@ -281,6 +282,33 @@ static int model_best(struct req *r, struct resp *w, oast_err *e) {
   return rc;
 }
 
+/*
+ * A version that running deployments serve is not deleted under them
+ * (409 naming them); a stopped deployment of it may stay, and starting it
+ * later answers 409 (serve/deploy.c).
+ */
+static int refuse_if_served(struct server *s, int64_t project_id, const char *name, int64_t v, oast_err *e) {
+  sqlite3_stmt *st = meta_bind(meta_stmt(s->meta, "SELECT name FROM deployments WHERE project_id = ? AND model = ? AND "
+                                                  "model_version = ? AND state = 'running' ORDER BY name"),
+                               "isi", project_id, name, v);
+  struct buf names;
+  buf_init(&names, 512);
+  size_t n = 0;
+  while (st && sqlite3_step(st) == SQLITE_ROW) {
+    const char *d = (const char *)sqlite3_column_text(st, 0);
+    if (n < 5) buf_printf(&names, "%s\"%s\"", n ? ", " : "", d ? d : "");
+    n++;
+  }
+  if (st) sqlite3_reset(st);
+  int rc = 0;
+  if (n)
+    rc = oast_err_set(e, OAST_ECONFLICT,
+                      "model \"%.64s\" version %lld is served by running deployment%s %s%s; stop %s first", name,
+                      (long long)v, n == 1 ? "" : "s", names.data, n > 5 ? ", ..." : "", n == 1 ? "it" : "them");
+  buf_release(&names);
+  return rc;
+}
+
 static int model_delete(struct req *r, struct resp *w, oast_err *e) {
   struct server *s = r->srv;
   const char *name = req_param(r, "name");
@@ -295,6 +323,7 @@ static int model_delete(struct req *r, struct resp *w, oast_err *e) {
   if (st && sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
   if (st) sqlite3_reset(st);
   if (!id) return oast_err_set(e, OAST_ENOT_FOUND, "model \"%.64s\" version %lld not found", name, (long long)v);
+  if ((rc = refuse_if_served(s, r->proj.id, name, v, e))) return rc;
   char *dir = xasprintf("%s/%s/Models/%s/%lld", s->fs_root, r->proj.name, name, (long long)v);
   rc = project_delete_with_dir(s, "DELETE FROM models WHERE id = ?", id, dir, "model", e);
   free(dir);

@@ -154,6 +154,7 @@ static int project_delete(struct req *r, struct resp *w, oast_err *e) {
   char *dir = server_project_dir(s, r->proj.name);
   int rc = project_delete_with_dir(s, "DELETE FROM projects WHERE id = ?", r->proj.id, dir, "project", e);
   free(dir);
+  if (!rc) server_project_deleted(s, r->proj.id);
   if (!rc) resp_empty(w, 204);
   return rc;
 }

@@ -180,6 +180,31 @@ int fs_mkdirs(const char *path, mode_t mode, oast_err *e) {
   return rc;
 }
 
+int fs_mkdirs_below(const char *base, const char *path, mode_t mode, oast_err *e) {
+  size_t n = strlen(base);
+  while (n > 1 && base[n - 1] == '/') n--;
+  if (strncmp(path, base, n) != 0 || (path[n] != '/' && path[n] != '\0'))
+    return oast_err_set(e, OAST_EINTERNAL, "directory %s is not below %s", path, base);
+  if (!fs_is_dir(base)) return oast_err_set(e, OAST_ENOT_FOUND, "directory %s is gone", base);
+  char *p = xstrdup(path);
+  int rc = 0;
+  /* Each component after base; mkdir of a child of a removed parent fails with ENOENT. */
+  for (char *s = p + n; *s;) {
+    s++;
+    while (*s && *s != '/') s++;
+    char c = *s;
+    *s = '\0';
+    if (mkdir(p, mode) != 0 && errno != EEXIST) {
+      rc = oast_err_set(e, errno == ENOENT ? OAST_ENOT_FOUND : OAST_EIO, "cannot create directory %s: %s", p,
+                        strerror(errno));
+      break;
+    }
+    *s = c;
+  }
+  free(p);
+  return rc;
+}
+
 static int remove_at(int dfd, const char *name) {
   struct stat st;
   if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? 0 : -1;

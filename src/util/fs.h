@@ -20,6 +20,12 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 int fs_read_all(const char *path, size_t max, char **out, size_t *len, oast_err *e);
 /* mkdir -p with the given mode. */
 int fs_mkdirs(const char *path, mode_t mode, oast_err *e);
+/*
+ * mkdir -p of `path` below `base`, which must exist and is never created:
+ * when base is gone (its project was deleted, say) nothing is made and the
+ * error is OAST_ENOT_FOUND. path must start with base followed by '/'.
+ */
+int fs_mkdirs_below(const char *base, const char *path, mode_t mode, oast_err *e);
 /* rm -rf that does not follow symlinks. Missing path is success. */
 int fs_remove_tree(const char *path, oast_err *e);
 int fs_fsync_dir(const char *dir);

@@ -393,9 +393,6 @@ def _with_running(world, p):
 def test_permission_matrix(jworld, role):
     y = {"Content-Type": "application/yaml"}
 
-    def nothing(ctx):
-        assert "pp" not in [x["name"] for x in project_of(jworld, ctx["p"]).pipelines.list()] or True
-
     def none_new(ctx):
         assert project_of(jworld, ctx["p"]).pipelines.list() == []
 

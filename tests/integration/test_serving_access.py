@@ -241,3 +241,21 @@ def test_start_after_the_model_was_deleted(world):
     r = world.api.call("POST", "/projects/%s/deployments/%s/start" % (p, dep.name), world.alice.key)
     assert "no longer exists" in assert_error(r, 409)["message"]
     assert dep.state == "stopped"
+
+
+def test_a_served_version_is_not_deleted_under_its_deployment(world):
+    p = world.new_project("inuse")
+    proj = world.owner_project(p)
+    m = register(proj, "served", {"factor.txt": "3", "predictor.py": MAGIC_PREDICTOR}, "python")
+    dep = deploy(proj, unique("inuse"), "served")
+    path = "/projects/%s/models/served/versions/%d" % (p, m.version)
+    err = assert_error(world.api.call("DELETE", path, world.alice.key), 409)
+    assert err["message"] == 'model "served" version %d is served by running deployment "%s"; stop it first' % (
+        m.version, dep.name), err
+    # nothing changed: the model is there and the deployment answers
+    assert world.api.get(path, world.alice.key).status == 200
+    assert dep.predict([1.0]) == [3.0]
+    dep.stop()
+    assert world.api.call("DELETE", path, world.alice.key).status == 204
+    r = world.api.call("POST", "/projects/%s/deployments/%s/start" % (p, dep.name), world.alice.key)
+    assert "no longer exists" in assert_error(r, 409)["message"]

@@ -124,6 +124,27 @@ TEST(mkdirs_and_remove_tree) {
   free(top);
 }
 
+TEST(mkdirs_below_never_recreates_its_base) {
+  char *base = xasprintf("%s/proj", test_tmpdir());
+  char *deep = xasprintf("%s/Logs/job/run-1", base);
+  oast_err e;
+  oast_err_clear(&e);
+  ASSERT_EQ(fs_mkdirs(base, 0755, &e), 0);
+  ASSERT_EQ(fs_mkdirs_below(base, deep, 0755, &e), 0);
+  ASSERT(fs_is_dir(deep));
+  ASSERT_EQ(fs_mkdirs_below(base, deep, 0755, &e), 0); /* existing: fine */
+  ASSERT_EQ(fs_remove_tree(base, &e), 0);
+  ASSERT_EQ(fs_mkdirs_below(base, deep, 0755, &e), OAST_ENOT_FOUND);
+  ASSERT(!fs_exists(base));
+  char *outside = xasprintf("%s/other/x", test_tmpdir());
+  ASSERT_EQ(fs_mkdirs(base, 0755, &e), 0);
+  ASSERT_EQ(fs_mkdirs_below(base, outside, 0755, &e), OAST_EINTERNAL);
+  ASSERT(!fs_exists(outside));
+  free(outside);
+  free(deep);
+  free(base);
+}
+
 TEST(json_getters_name_the_field) {
   json_t *o;
   oast_err e;
