@@ -125,6 +125,10 @@ struct cli_col {
   enum cli_cell kind;
 };
 
+/* How tables show JSON objects and arrays: compact, reals with 15 digits
+ * (0.1 rather than 0.10000000000000001); --json keeps full precision. */
+#define CLI_JSON_SHOW (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
+
 /* A JSON value as one cell (allocated): strings with control characters as '?', null as "-". */
 char *cli_cell_text(json_t *v, enum cli_cell kind);
 /* "512 B", "1.5 KiB", "12.0 MiB", ... into buf. */

@@ -258,7 +258,7 @@ static void print_trials(struct cli_ctx *ctx, json_t *d, size_t limit) {
     cells[0] = cli_cell_text(json_object_get(tr, "number"), CELL_TEXT);
     cells[1] = cli_cell_text(json_object_get(tr, "state"), CELL_TEXT);
     cells[2] = cli_cell_text(json_object_get(tr, "metric"), CELL_TEXT);
-    cells[3] = json_dumps(json_object_get(tr, "params"), JSON_COMPACT);
+    cells[3] = json_dumps(json_object_get(tr, "params"), CLI_JSON_SHOW);
     json_t *dur = json_object_get(tr, "duration_s");
     cells[4] = json_is_number(dur) ? xasprintf("%.2f", json_number_value(dur)) : xstrdup("-");
     json_t *err = json_object_get(tr, "error");
@@ -302,7 +302,7 @@ static void print_summary(struct cli_ctx *ctx, json_t *d, size_t limit) {
   fprintf(ctx->out, "experiment %lld (%s): %s\n", (long long)json_integer_value(json_object_get(d, "id")),
           json_string_value(json_object_get(d, "name")), json_string_value(json_object_get(d, "state")));
   if (json_is_object(best)) {
-    char *params = json_dumps(json_object_get(best, "params"), JSON_COMPACT);
+    char *params = json_dumps(json_object_get(best, "params"), CLI_JSON_SHOW);
     char *m = cli_cell_text(json_object_get(best, "metric"), CELL_TEXT);
     fprintf(ctx->out, "best: trial %lld, %s %s, params %s\n", (long long)json_integer_value(json_object_get(best, "number")),
             json_string_value(json_object_get(d, "metric")), m, params);

@@ -691,7 +691,7 @@ static int expectations_show(struct cli_ctx *ctx, struct cli_args *a) {
     char *num = xasprintf("%zu", i);
     char *cells[4] = {num, cli_cell_text(json_object_get(r, "column"), CELL_TEXT),
                       cli_cell_text(json_object_get(r, "rule"), CELL_TEXT),
-                      json_object_size(params) ? json_dumps(params, JSON_COMPACT) : xstrdup("")};
+                      json_object_size(params) ? json_dumps(params, CLI_JSON_SHOW) : xstrdup("")};
     for (char *p = cells[3]; *p; p++)
       if ((unsigned char)*p < 0x20) *p = '?';
     cli_table_add(&t, (const char *const *)cells);

@@ -183,7 +183,7 @@ static int vector(struct cli_ctx *ctx, struct cli_args *a) {
       for (size_t k = 0; k < nf; k++) {
         json_t *v = json_array_get(vec, k);
         cells[k] = json_is_string(v) ? xstrdup(json_string_value(v))
-                   : (v && !json_is_null(v)) ? json_dumps(v, JSON_ENCODE_ANY)
+                   : (v && !json_is_null(v)) ? json_dumps(v, CLI_JSON_SHOW)
                                              : NULL;
       }
       cli_table_add(&t, (const char *const *)cells);

@@ -109,7 +109,7 @@ char *cli_cell_text(json_t *v, enum cli_cell kind) {
     if (kind == CELL_YESNO) return xstrdup(json_is_true(v) ? "yes" : "no");
     return xstrdup(json_is_true(v) ? "true" : "false");
   }
-  return json_dumps(v, JSON_COMPACT);
+  return json_dumps(v, CLI_JSON_SHOW);
 }
 
 /* ---- printing answers ---- */

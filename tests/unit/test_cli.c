@@ -228,6 +228,12 @@ TEST(cli_cells_from_json) {
   ASSERT_STREQ(c, "[1]");
   free(c);
   json_decref(j);
+  /* nested reals as people write them, not 0.10000000000000001 */
+  j = json_pack("{s:f, s:f}", "lr", 0.1, "x", 0.0031622776601683794);
+  c = cli_cell_text(j, CELL_TEXT);
+  ASSERT_STREQ(c, "{\"lr\":0.1,\"x\":0.00316227766016838}");
+  free(c);
+  json_decref(j);
 }
 
 TEST(cli_human_sizes) {
