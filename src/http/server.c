@@ -51,6 +51,7 @@ void server_config_defaults(struct server_config *c) {
   c->threads = 4;
   c->max_json_body = 1 << 20;
   c->max_upload = (uint64_t)64 << 30;
+  c->inference_log_max = (uint64_t)64 << 20;
   c->login_ttl_s = 24 * 3600;
   c->executor = xstrdup("local");
 }
@@ -208,6 +209,9 @@ static void usage(FILE *f) {
           "  --max-body BYTES    cap of JSON request bodies (default 1048576)\n"
           "  --max-upload BYTES  cap of one file upload (default 68719476736)\n"
           "  --login-ttl SECS    lifetime of login tokens (default 86400)\n"
+          "  --inference-log-max BYTES\n"
+          "                      rotate a deployment's inference log past this size, keeping\n"
+          "                      3 older files (default 67108864)\n"
           "  --executor NAME     where trials and jobs run: local (default) or slurm\n"
           "  --cpus N            executor CPU slots (default: the machine's CPUs)\n"
           "  --gpus LIST         executor GPU ids, e.g. 0,1 (default: found with nvidia-smi; \"\" for none)\n"
@@ -265,7 +269,7 @@ int server_main(int argc, char **argv) {
       {"routes", no_argument, 0, 'R'},         {"cpus", required_argument, 0, 'c'},
       {"gpus", required_argument, 0, 'g'},
       {"slurm-partition", required_argument, 0, 'P'}, {"slurm-conf", required_argument, 0, 'C'},
-      {"slurm-spool", required_argument, 0, 'S'},
+      {"slurm-spool", required_argument, 0, 'S'}, {"inference-log-max", required_argument, 0, 'I'},
       {0, 0, 0, 0}};
   int c, status = 1;
   const char *logpath = NULL;
@@ -300,6 +304,13 @@ int server_main(int argc, char **argv) {
           goto out;
         }
         s.cfg.max_upload = v;
+        break;
+      case 'I':
+        if (parse_u64(optarg, &v) || v < 4096) {
+          fprintf(stderr, "oast server: --inference-log-max wants at least 4096 bytes\n");
+          goto out;
+        }
+        s.cfg.inference_log_max = v;
         break;
       case 'T':
         if (parse_u64(optarg, &v) || v < 1) {

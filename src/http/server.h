@@ -26,6 +26,7 @@ struct server_config {
   size_t max_json_body;     /* cap of buffered bodies */
   uint64_t max_upload;      /* cap of one streamed upload */
   int64_t login_ttl_s;      /* login token lifetime */
+  uint64_t inference_log_max; /* a deployment's inference.jsonl is rotated past this many bytes */
   char *executor;           /* "local" | "slurm" (owned) */
   int cpus;                 /* executor CPU slots; 0: the machine's CPUs */
   char *gpus;               /* executor GPU ids "0,1"; NULL: detected with nvidia-smi (owned) */

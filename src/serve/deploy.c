@@ -648,6 +648,24 @@ static int deploy_logs(struct req *r, struct resp *w, oast_err *e) {
                          !strcmp(kind, "predictor") ? "predictor.log" : "inference.jsonl");
   size_t len;
   char *text = tail_lines(path, lines, &len);
+  long have = 0;
+  for (size_t i = 0; i < len; i++) have += text[i] == '\n';
+  if (have < lines && !strcmp(kind, "inference")) {
+    /* Just after a rotation the lines before it are in inference.jsonl.1 (serve/runtime.c). */
+    char *older = xasprintf("%s.1", path);
+    size_t olen;
+    char *otext = tail_lines(older, lines - have, &olen);
+    if (olen) {
+      otext = xrealloc(otext, olen + len + 1);
+      memcpy(otext + olen, text, len + 1);
+      free(text);
+      text = otext;
+      len += olen;
+    } else {
+      free(otext);
+    }
+    free(older);
+  }
   resp_text(w, 200, text, len, "text/plain; charset=utf-8");
   free(text);
   free(path);

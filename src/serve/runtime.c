@@ -55,6 +55,8 @@
 #define STOP_GRACE_MS 2000
 #define RESTART_PAUSE_MAX_MS 10000
 #define REAP_MS 2000
+#define INFLOG_NAME "inference.jsonl"
+#define INFLOG_KEEP 3 /* rotated inference logs kept beside the current one */
 
 /* ---- small things ---- */
 
@@ -139,6 +141,36 @@ static void json_text(struct buf *b, const char *s) {
   json_decref(j);
 }
 
+/* Opens inference.jsonl for appending and learns its size. inflog_mu held. */
+static void inflog_open(struct dep *d) {
+  char *path = fs_join(d->c.log_dir, INFLOG_NAME);
+  d->inflog_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  struct stat st;
+  if (d->inflog_fd < 0) log_warn("deployment %s: cannot open %s: %s", d->c.name, path, strerror(errno));
+  else d->inflog_size = fstat(d->inflog_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+  free(path);
+}
+
+/*
+ * inference.jsonl -> .1 -> .2 -> ... -> .INFLOG_KEEP (the oldest is
+ * dropped); the next write opens a new file. Each step is a rename, so a
+ * reader sees every line in exactly one file. inflog_mu held.
+ */
+static void inflog_rotate(struct dep *d) {
+  close(d->inflog_fd);
+  d->inflog_fd = -1;
+  d->inflog_size = 0;
+  for (int k = INFLOG_KEEP; k >= 1; k--) {
+    char *from = k == 1 ? xasprintf("%s/%s", d->c.log_dir, INFLOG_NAME)
+                        : xasprintf("%s/%s.%d", d->c.log_dir, INFLOG_NAME, k - 1);
+    char *to = xasprintf("%s/%s.%d", d->c.log_dir, INFLOG_NAME, k);
+    if (rename(from, to) != 0 && errno != ENOENT)
+      log_warn("deployment %s: cannot rotate %s: %s", d->c.name, from, strerror(errno));
+    free(from);
+    free(to);
+  }
+}
+
 void inflog_write(struct dep *d, enum verb v, json_t *rows, json_t *outputs, const char *outputs_text, int status) {
   int mode = atomic_load(&d->logging);
   if (mode == LOG_NONE) return;
@@ -169,14 +201,15 @@ void inflog_write(struct dep *d, enum verb v, json_t *rows, json_t *outputs, con
   }
   buf_puts(&b, "}\n");
   pthread_mutex_lock(&d->inflog_mu);
-  if (d->inflog_fd < 0) {
-    char *path = fs_join(d->c.log_dir, "inference.jsonl");
-    d->inflog_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (d->inflog_fd < 0) log_warn("deployment %s: cannot open %s: %s", d->c.name, path, strerror(errno));
-    free(path);
+  uint64_t max = d->sv->srv->cfg.inference_log_max;
+  if (d->inflog_fd >= 0 && max && d->inflog_size > 0 && d->inflog_size + b.len > max) inflog_rotate(d);
+  if (d->inflog_fd < 0) inflog_open(d);
+  if (d->inflog_fd >= 0) {
+    if (write(d->inflog_fd, b.data, b.len) < 0)
+      log_warn("deployment %s: cannot write its inference log: %s", d->c.name, strerror(errno));
+    else
+      d->inflog_size += b.len;
   }
-  if (d->inflog_fd >= 0 && write(d->inflog_fd, b.data, b.len) < 0)
-    log_warn("deployment %s: cannot write its inference log: %s", d->c.name, strerror(errno));
   pthread_mutex_unlock(&d->inflog_mu);
   buf_release(&b);
 }

@@ -115,6 +115,7 @@ struct dep {
   char *const *feature_names; /* schema column names or the model's own, borrowed; NULL when none */
   int log_fd;               /* predictor.log: events and the workers' stderr */
   int inflog_fd;            /* inference.jsonl, -1 until first needed */
+  uint64_t inflog_size;     /* its size (inflog_mu) */
   pthread_mutex_t inflog_mu;
   _Atomic int logging;      /* live enum log_mode */
   _Atomic int state;        /* enum dep_state */

@@ -4,12 +4,13 @@ workers), over TensorFlow Serving's and KServe v2's protocols; batching,
 transformers, inference logging, bad inputs and the body cap."""
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
 
 import oast
-from oasttest import assert_error, unique, wait_until
+from oasttest import World, assert_error, oast_bin, unique, wait_until
 from servingtest import (MAGIC_PREDICTOR, TRANSFORMER, call_in_thread, data, deploy, f32, jsonl, predict_raw, register,
                          register_magic, register_sklearn, train_xgb_classifier, train_xgb_regressor, v2_raw, xgb_file)
 
@@ -266,6 +267,32 @@ def test_inference_logging_modes(world, proj, xy):
     # any member reads it through the deployment, the last lines first
     bob = world.bob.conn.projects.get(proj.name)
     assert jsonl(bob.deployments.get(dep.name).logs(kind="inference", lines=2))[0]["predictions"] == [[30.0]]
+
+
+def test_inference_log_is_rotated_by_size(start_server):
+    srv = start_server("--inference-log-max", "4096")
+    w = World(srv)
+    proj = w.owner_project(w.new_project("rot"))
+    register_magic(proj, "rotlog", factor=1.0)
+    dep = deploy(proj, unique("rotlog"), "rotlog", inference_logging="all")
+    sent = 150  # each line is about 150 bytes: enough for more than four files of 4 KiB
+    for i in range(sent):
+        assert dep.predict([float(i)]) == [float(i)]
+    names = sorted(f["name"] for f in proj.files.list("Logs/deployments/%s" % dep.name))
+    assert names == ["inference.jsonl", "inference.jsonl.1", "inference.jsonl.2", "inference.jsonl.3",
+                     "predictor.log"], names
+    kept = []
+    for name in names[3:0:-1] + names[:1]:  # oldest first
+        text = proj.files.read("Logs/deployments/%s/%s" % (dep.name, name)).decode()
+        assert 0 < len(text.encode()) <= 4096, (name, len(text))
+        kept += [line["inputs"][0] for line in jsonl(text)]
+    # the newest requests, each once and in order; the oldest were dropped with the fourth file
+    assert kept == [float(i) for i in range(sent - len(kept), sent)] and len(kept) < sent
+    # the last lines reach back over the rotation into inference.jsonl.1
+    last = jsonl(dep.logs(kind="inference", lines=40))
+    assert [line["inputs"][0] for line in last] == kept[-40:]
+    bad = subprocess.run([oast_bin(), "server", "--inference-log-max", "100"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--inference-log-max wants at least 4096 bytes" in bad.stderr
 
 
 def test_inference_log_of_native(proj, xy, xgb_dep):
