@@ -12,7 +12,8 @@ import pytest
 import oast
 from oasttest import World, assert_error, oast_bin, unique, wait_until
 from servingtest import (MAGIC_PREDICTOR, TRANSFORMER, call_in_thread, data, deploy, f32, jsonl, predict_raw, register,
-                         register_magic, register_sklearn, train_xgb_classifier, train_xgb_regressor, v2_raw, xgb_file)
+                         register_magic, register_sklearn, train_xgb_classifier, train_xgb_regressor, v2_raw, wait_in_flight,
+                         xgb_file)
 
 
 @pytest.fixture(scope="module")
@@ -208,14 +209,16 @@ def test_batching_joins_requests(world, proj):
     register_magic(proj, "magicb")
     dep = deploy(proj, unique("magicb"), "magicb", batching={"max_batch_size": 8, "max_latency_ms": 200})
     # one instance busy with a slow request; the others queue and are taken together
-    slow, box = call_in_thread(dep.predict, ["sleep2.0"])
+    slow, box = call_in_thread(dep.predict, ["sleep4.0"])
     assert wait_until(lambda: any(s["state"] == "busy" for s in dep.refresh().info["instance_states"]))
     calls = [call_in_thread(dep.predict, ["batch"]) for _ in range(6)]
     calls += [call_in_thread(dep.predict, [[1.0, float(i)]]) for i in range(4)]
+    # all ten wait in the queue while the instance is busy
+    assert wait_in_flight(dep, busy=1, queued=10)
     for t, _ in calls:
         t.join(30)
     slow.join(30)
-    assert box["result"] == ["sleep2.0"]
+    assert box["result"] == ["sleep4.0"]
     sizes = [b["result"][0] for _, b in calls[:6]]
     assert max(sizes) > 1 and max(sizes) <= 8, sizes
     # every request got its own answer back
