@@ -143,8 +143,11 @@ class Deployment:
         return self.update(instances=instances)
 
     def update(self, **fields):
-        """Changes ``instances``, ``batching``, ``inference_logging``,
-        ``timeout_ms`` or ``description`` (live when running)."""
+        """Changes ``model_version``, ``instances``, ``batching``,
+        ``inference_logging``, ``timeout_ms`` or ``description`` (live when
+        running). A new ``model_version`` of a running deployment boots
+        beside the old one and takes over once ready; the call returns
+        then, or raises Conflict (the old version goes on serving)."""
         self.info = Record(self._p.request("PATCH", self._path(), fields))
         return self
 

@@ -1,7 +1,9 @@
 /*
- * deploy.c — `oast deploy`: deployments of registered models. Create,
- * list, show, start (waiting until it serves, unless --no-wait), stop,
- * scale, delete, show the logs, and send a prediction.
+ * deploy.c — `oast deploy`: deployments of registered models. Create
+ * (or, with --update, move an existing one to the model's newest
+ * version), list, show, start (waiting until it serves, unless
+ * --wait 0), stop, update (another model version, instances, batching,
+ * logging, timeout), scale, delete, show the logs, and send a prediction.
  *
  * predict goes through the project's inference route
  * (/api/v1/projects/P/inference/models/NAME:verb), the same TF Serving
@@ -42,6 +44,67 @@ static int int_opt(struct cli_ctx *ctx, struct cli_args *a, const char *name, lo
   return CLI_OK;
 }
 
+/* The newest version of model `model` in the project, or 0 (with the error shown). */
+static long newest_version(struct cli_ctx *ctx, const char *project, const char *model) {
+  json_t *out = NULL;
+  if (cli_call(ctx, "GET", NULL, &out, "/projects/%s/models?name=%s", project, model) != CLI_OK) return 0;
+  long v = 0;
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(out, "items"), i, m) {
+    long x = (long)json_integer_value(json_object_get(m, "version"));
+    if (x > v) v = x;
+  }
+  json_decref(out);
+  if (!v) fprintf(ctx->err, "oast: project %s has no model \"%s\"\n", project, model);
+  return v;
+}
+
+/* PATCH a deployment with body and report it. */
+static int patch(struct cli_ctx *ctx, struct cli_args *a, json_t *body, const char *done) {
+  json_t *out = NULL;
+  int rc = cli_call(ctx, "PATCH", body, &out, "/projects/%s/deployments/%s", a->pos[0], a->pos[1]);
+  if (rc == CLI_OK) {
+    const char *model = json_string_value(json_object_get(out, "model")),
+               *state = json_string_value(json_object_get(out, "state"));
+    cli_done(ctx, out, "%s %s: model %s version %lld, %s", done, a->pos[1], model ? model : "?",
+             (long long)json_integer_value(json_object_get(out, "model_version")), state ? state : "?");
+  }
+  json_decref(out);
+  return rc;
+}
+
+/*
+ * create --update on a name that exists: the deployment must serve the
+ * same model; it moves to --version or the newest version (a running one
+ * switches without dropping requests). *absent when the name does not exist.
+ */
+static int update_existing(struct cli_ctx *ctx, struct cli_args *a, const char *model, json_t *body, bool *absent) {
+  char *path = cli_path("/projects/%s/deployments/%s", a->pos[0], a->pos[1]);
+  json_t *cur = NULL;
+  oast_err e;
+  int rc = client_request_json(ctx->client, "GET", path, NULL, NULL, &cur, &e);
+  free(path);
+  *absent = rc == OAST_ENOT_FOUND;
+  if (*absent) return CLI_OK;
+  if (rc) return cli_fail(ctx, &e);
+  const char *has = json_string_value(json_object_get(cur, "model"));
+  if (!has || strcmp(has, model)) {
+    fprintf(ctx->err, "oast: deployment %s serves model \"%s\", not \"%s\"; delete it or choose another name\n",
+            a->pos[1], has ? has : "?", model);
+    json_decref(cur);
+    return CLI_FAIL;
+  }
+  json_decref(cur);
+  json_t *v = json_object_get(body, "model_version");
+  long version = v ? (long)json_integer_value(v) : newest_version(ctx, a->pos[0], model);
+  if (!version) return CLI_FAIL;
+  json_t *pb = json_pack("{s:I}", "model_version", (json_int_t)version);
+  rc = patch(ctx, a, pb, "updated deployment");
+  json_decref(pb);
+  return rc;
+}
+
 static int create(struct cli_ctx *ctx, struct cli_args *a) {
   const char *model = cli_opt_get(a, "model"), *pred = cli_opt_get(a, "predictor"),
              *script = cli_opt_get(a, "script"), *mfile = cli_opt_get(a, "model-file"),
@@ -63,6 +126,8 @@ static int create(struct cli_ctx *ctx, struct cli_args *a) {
       (rc = int_opt(ctx, a, "batch-latency", 0, 60000, batching, "max_latency_ms")))
     goto out;
   if (json_object_size(batching)) json_object_set(body, "batching", batching);
+  bool absent = true;
+  if (cli_flag(a, "update") && ((rc = update_existing(ctx, a, model, body, &absent)) != CLI_OK || !absent)) goto out;
   json_t *out = NULL;
   rc = cli_call(ctx, "POST", body, &out, "/projects/%s/deployments", a->pos[0]);
   if (rc == CLI_OK) cli_done(ctx, out, "created deployment %s (stopped; start it with `oast deploy start %s %s`)",
@@ -133,6 +198,43 @@ static int stop(struct cli_ctx *ctx, struct cli_args *a) { return simple(ctx, a,
 
 static int delete_(struct cli_ctx *ctx, struct cli_args *a) { return simple(ctx, a, "DELETE", NULL, NULL, "deleted"); }
 
+static int update(struct cli_ctx *ctx, struct cli_args *a) {
+  const char *ver = cli_opt_get(a, "version"), *logging = cli_opt_get(a, "logging");
+  json_t *body = json_object(), *batching = json_object();
+  int rc = CLI_OK;
+  if (ver && !strcmp(ver, "latest")) {
+    json_t *cur = NULL;
+    if ((rc = cli_call(ctx, "GET", NULL, &cur, "/projects/%s/deployments/%s", a->pos[0], a->pos[1])) != CLI_OK) goto out;
+    const char *model = json_string_value(json_object_get(cur, "model"));
+    long v = model ? newest_version(ctx, a->pos[0], model) : 0;
+    json_decref(cur);
+    if (!v) {
+      rc = CLI_FAIL;
+      goto out;
+    }
+    json_object_set_new(body, "model_version", json_integer(v));
+  } else if ((rc = int_opt(ctx, a, "version", 1, 1000000, body, "model_version"))) {
+    goto out;
+  }
+  if (logging) json_object_set_new(body, "inference_logging", json_string(logging));
+  if (cli_flag(a, "no-batching")) json_object_set_new(body, "batching", json_null());
+  if ((rc = int_opt(ctx, a, "instances", 1, 64, body, "instances")) ||
+      (rc = int_opt(ctx, a, "timeout", 10, 3600000, body, "timeout_ms")) ||
+      (rc = int_opt(ctx, a, "batch-size", 1, 100000, batching, "max_batch_size")) ||
+      (rc = int_opt(ctx, a, "batch-latency", 0, 60000, batching, "max_latency_ms")))
+    goto out;
+  if (json_object_size(batching)) json_object_set(body, "batching", batching);
+  if (!json_object_size(body)) {
+    rc = cli_usage(ctx, "nothing to change: give --version, --instances, --timeout, --logging or batching options");
+    goto out;
+  }
+  rc = patch(ctx, a, body, "updated deployment");
+out:
+  json_decref(batching);
+  json_decref(body);
+  return rc;
+}
+
 static int scale(struct cli_ctx *ctx, struct cli_args *a) {
   char *end;
   long n = strtol(a->pos[2], &end, 10);
@@ -198,6 +300,19 @@ static const struct cli_opt create_opts[] = {
     {"logging", 'l', "MODE", "inference logging: all, predictions, model_inputs or none (default)"},
     {"transformer", 't', "PATH", "a transformer script (preprocess/postprocess)"},
     {"timeout", 0, "MS", "a prediction's time limit; a worker over it is restarted (default 30000)"},
+    {"update", 'u', NULL, "when NAME exists (serving the same model), move it to --version or the newest version "
+                          "instead of failing"},
+    {NULL, 0, NULL, NULL},
+};
+static const struct cli_opt update_opts[] = {
+    {"version", 'v', "N|latest", "serve another version of the model; a running deployment switches once the new "
+                                 "version is ready, without dropping requests"},
+    {"instances", 'n', "N", "worker instances"},
+    {"timeout", 0, "MS", "a prediction's time limit"},
+    {"logging", 'l', "MODE", "inference logging: all, predictions, model_inputs or none"},
+    {"batch-size", 0, "N", "batch up to N instances per prediction"},
+    {"batch-latency", 0, "MS", "wait at most MS milliseconds to fill a batch"},
+    {"no-batching", 0, NULL, "turn batching off"},
     {NULL, 0, NULL, NULL},
 };
 static const struct cli_opt start_opts[] = {
@@ -228,6 +343,13 @@ static const struct cli_verb verbs[] = {
     {"start", "PROJECT NAME [--wait SECS]", "Start a deployment and wait until it serves.", NULL, start_opts, 2, 2, 0,
      start},
     {"stop", "PROJECT NAME", "Stop a deployment once what is in flight was answered.", NULL, NULL, 2, 2, 0, stop},
+    {"update", "PROJECT NAME [--version N|latest] [--instances N] [options]",
+     "Change a deployment, also while it serves.",
+     "A new --version boots beside the running one and takes over once all its instances are\n"
+     "ready; requests in flight are answered by the old version. If the new version cannot\n"
+     "start, the old one goes on serving and the error says why.\n"
+     "\nExample:\n  oast deploy update demo churn --version latest\n",
+     update_opts, 2, 2, 0, update},
     {"scale", "PROJECT NAME INSTANCES", "Change the number of instances, also while serving.", NULL, NULL, 3, 3, 0,
      scale},
     {"delete", "PROJECT NAME", "Stop and delete a deployment (its logs stay in Logs/).", NULL, NULL, 2, 2, 0, delete_},

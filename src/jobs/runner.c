@@ -386,7 +386,7 @@ static bool result_id(const char *result, char *buf, size_t len) {
  *   register_best_model  oast exp show PROJECT ID, then
  *                        oast model register PROJECT MODEL --path <best trial's folder> --metrics {METRIC: value}
  *                        [--framework F] [--description D]
- *   deploy               oast deploy create PROJECT NAME --model M [--version V] [--predictor T] [--script S]
+ *   deploy               oast deploy create --update PROJECT NAME --model M [--version V] [--predictor T] [--script S]
  *                        [--model-file F] [--instances N], then oast deploy start PROJECT NAME when "start"
  */
 static int op_argv(struct server *s, struct prun *pr, size_t i, int step, const char *prev, struct argv_b *a,
@@ -549,6 +549,7 @@ static int op_argv(struct server *s, struct prun *pr, size_t i, int step, const 
         json_t *pred = json_object_get(t, "predictor");
         arg(a, "deploy");
         arg(a, "create");
+        arg(a, "--update"); /* a rerun moves the deployment to the new version */
         arg(a, "%s", pr->project);
         arg(a, "%s", jstr(t, "deployment"));
         arg(a, "--model");

@@ -42,6 +42,7 @@
 #include "util/path.h"
 
 #define MAX_INSTANCES 64
+#define MAX_MODEL_VERSION 1000000
 #define MAX_BATCH 100000
 #define MAX_LATENCY_MS 60000
 #define DEFAULT_TIMEOUT_MS 30000
@@ -529,6 +530,53 @@ static int deploy_stop(struct req *r, struct resp *w, oast_err *e) {
   return answer_row(r, w, 200, name, e);
 }
 
+static bool model_version_exists(struct server *s, int64_t project_id, const char *model, int64_t version) {
+  sqlite3_stmt *st = meta_bind(meta_stmt(s->meta, "SELECT 1 FROM models WHERE project_id = ? AND name = ? AND version = ?"),
+                               "isi", project_id, model, version);
+  bool found = st && sqlite3_step(st) == SQLITE_ROW;
+  if (st) sqlite3_reset(st);
+  return found;
+}
+
+/*
+ * A Python deployment whose script is its model version's own
+ * predictor.py (the default at creation) takes the new version's, or the
+ * built-in predictor of an sklearn version without one.
+ */
+static int follow_version_script(struct server *s, struct row *row, int version, oast_err *e) {
+  json_t *ps = json_object_get(row->spec, "predictor");
+  const char *script = json_string_value(json_object_get(ps, "script"));
+  char *pinned = xasprintf("Models/%s/%lld/predictor.py", row->model, (long long)row->model_version);
+  int rc = 0;
+  if (script && !strcmp(script, pinned)) {
+    char *pdir = server_project_dir(s, row->project);
+    char *mdir = xasprintf("%s/Models/%s/%d", pdir, row->model, version);
+    char framework[32] = "";
+    sqlite3_stmt *st = meta_bind(meta_stmt(s->meta, "SELECT framework FROM models WHERE project_id = ? AND name = ? "
+                                                    "AND version = ?"),
+                                 "isi", row->project_id, row->model, (int64_t)version);
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+      snprintf(framework, sizeof framework, "%s", (const char *)sqlite3_column_text(st, 0));
+    if (st) sqlite3_reset(st);
+    if (regular_file(mdir, "predictor.py")) {
+      char *next = xasprintf("Models/%s/%d/predictor.py", row->model, version);
+      json_object_set_new(ps, "script", json_string(next));
+      free(next);
+    } else if (!strcmp(framework, "sklearn")) {
+      json_object_del(ps, "script");
+    } else {
+      rc = oast_err_set(e, OAST_EBAD_REQUEST,
+                        "field \"model_version\": version %d of model \"%s\" has no predictor.py to take the place "
+                        "of version %lld's",
+                        version, row->model, (long long)row->model_version);
+    }
+    free(mdir);
+    free(pdir);
+  }
+  free(pinned);
+  return rc;
+}
+
 static int deploy_update(struct req *r, struct resp *w, oast_err *e) {
   struct server *s = r->srv;
   const char *name = req_param(r, "name");
@@ -537,7 +585,8 @@ static int deploy_update(struct req *r, struct resp *w, oast_err *e) {
   int rc;
   if ((rc = authz_require(r, RIGHT_WRITE, e)) || (rc = req_json(r, &b, e))) goto out;
   snprintf(r->audit_target, sizeof r->audit_target, "deployment:%s", name);
-  static const char *const allowed[] = {"instances", "batching", "inference_logging", "timeout_ms", "description", NULL};
+  static const char *const allowed[] = {"model_version", "instances",   "batching", "inference_logging",
+                                        "timeout_ms",    "description", NULL};
   const char *k;
   json_t *v;
   json_object_foreach(b, k, v) {
@@ -545,15 +594,16 @@ static int deploy_update(struct req *r, struct resp *w, oast_err *e) {
     for (int i = 0; allowed[i]; i++) ok |= !strcmp(allowed[i], k);
     if (!ok) {
       rc = oast_err_set(e, OAST_EBAD_REQUEST,
-                        "field \"%.64s\" cannot be changed; a deployment changes its instances, batching, "
-                        "inference_logging, timeout_ms and description (create a new deployment for the rest)",
+                        "field \"%.64s\" cannot be changed; a deployment changes its model_version, instances, "
+                        "batching, inference_logging, timeout_ms and description (create a new deployment for the rest)",
                         k);
       goto out;
     }
   }
-  int instances = -1, timeout = -1, maxb = -1, lat = -1, logging = -1;
+  int version = -1, instances = -1, timeout = -1, maxb = -1, lat = -1, logging = -1;
   const char *desc = NULL;
-  if ((rc = int_field(b, "instances", 1, MAX_INSTANCES, &instances, e)) ||
+  if ((rc = int_field(b, "model_version", 1, MAX_MODEL_VERSION, &version, e)) ||
+      (rc = int_field(b, "instances", 1, MAX_INSTANCES, &instances, e)) ||
       (rc = int_field(b, "timeout_ms", 10, MAX_TIMEOUT_MS, &timeout, e)) ||
       (rc = check_logging(json_object_get(b, "inference_logging"), &logging, e)) ||
       (rc = json_get_str(b, "description", false, &desc, e)))
@@ -565,7 +615,14 @@ static int deploy_update(struct req *r, struct resp *w, oast_err *e) {
     goto out;
   }
   if ((rc = need_serving(r, e)) || (rc = row_get(s, r->proj.id, name, &row, e))) goto out;
+  bool new_version = version > 0 && version != row.model_version;
+  if (new_version && !model_version_exists(s, row.project_id, row.model, version)) {
+    rc = oast_err_set(e, OAST_EBAD_REQUEST, "field \"model_version\": model \"%s\" has no version %d", row.model, version);
+    goto out;
+  }
+  if (new_version && (rc = follow_version_script(s, &row, version, e))) goto out;
   pthread_mutex_lock(&s->serving->admin);
+  if (new_version) row.model_version = version;
   if (instances > 0) json_object_set_new(row.spec, "instances", json_integer(instances));
   if (timeout > 0) json_object_set_new(row.spec, "timeout_ms", json_integer(timeout));
   if (logging >= 0) json_object_set_new(row.spec, "inference_logging", json_string(log_mode_name(logging)));
@@ -573,11 +630,29 @@ static int deploy_update(struct req *r, struct resp *w, oast_err *e) {
   if (bv)
     json_object_set_new(row.spec, "batching", maxb ? json_pack("{s:i,s:i}", "max_batch_size", maxb, "max_latency_ms", lat)
                                                    : json_null());
-  char *text = json_dump(row.spec);
-  rc = meta_exec(s->meta, e, "UPDATE deployments SET spec = ?, updated = ? WHERE id = ?", "sii", text, meta_now(), row.id);
+  struct dep *d = rt_get(s->serving, name);
+  if (d && d->c.id != row.id) {
+    rt_put(d); /* an older deployment's leftover */
+    d = NULL;
+  }
+  int st = d ? atomic_load(&d->state) : -1;
+  bool swapped = false;
+  if (new_version && (st == DEP_RUNNING || st == DEP_STARTING)) {
+    /* Another version while serving: it boots beside the old one and takes over when ready. */
+    struct dep_config c;
+    rc = row_config(s, &row, &c, e);
+    if (!rc) rc = rt_replace(s->serving, d, &c, e);
+    swapped = !rc;
+  }
+  char *text = rc ? NULL : json_dump(row.spec);
+  if (!rc)
+    rc = meta_exec(s->meta, e, "UPDATE deployments SET model_version = ?, spec = ?, updated = ? WHERE id = ?", "isii",
+                   row.model_version, text, meta_now(), row.id);
   free(text);
-  struct dep *d = rc ? NULL : rt_get(s->serving, name);
-  if (d && d->c.id == row.id) rt_update(d, instances, bv ? maxb : -1, bv ? lat : -1, timeout, logging);
+  if (rc && swapped)
+    log_error("deployment %s: serving version %lld but its record could not be updated: %s", name,
+              (long long)row.model_version, e->msg);
+  if (!rc && d && !new_version) rt_update(d, instances, bv ? maxb : -1, bv ? lat : -1, timeout, logging);
   rt_put(d);
   pthread_mutex_unlock(&s->serving->admin);
   if (!rc) rc = answer_row(r, w, 200, name, e);

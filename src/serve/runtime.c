@@ -762,7 +762,8 @@ static void reap_instances(struct dep *d) {
   }
 }
 
-int rt_start(struct serving *sv, struct dep_config *c, oast_err *e) {
+/* A deployment's runtime, loaded but not listed and with no instances yet; c is taken. */
+static int dep_new(struct serving *sv, struct dep_config *c, struct dep **out, oast_err *e) {
   struct dep *d = xcalloc(1, sizeof *d);
   d->sv = sv;
   atomic_init(&d->refs, 1);
@@ -815,10 +816,19 @@ int rt_start(struct serving *sv, struct dep_config *c, oast_err *e) {
     rt_put(d);
     return rc;
   }
-  pthread_mutex_lock(&sv->mu);
-  d->next = sv->deps;
-  sv->deps = d;
-  pthread_mutex_unlock(&sv->mu);
+  *out = d;
+  return 0;
+}
+
+/* Lists d first, so that rt_get finds it before an older runtime of the same name. */
+static void dep_link(struct dep *d) {
+  pthread_mutex_lock(&d->sv->mu);
+  d->next = d->sv->deps;
+  d->sv->deps = d;
+  pthread_mutex_unlock(&d->sv->mu);
+}
+
+static void dep_launch(struct dep *d) {
   dep_event(d, "starting model %s version %lld with %s predictor, %d instance%s", d->c.model,
             (long long)d->c.model_version, d->c.native ? "the native XGBoost" : "a Python", d->c.instances,
             d->c.instances == 1 ? "" : "s");
@@ -826,6 +836,43 @@ int rt_start(struct serving *sv, struct dep_config *c, oast_err *e) {
   for (int i = 0; i < d->c.instances; i++) add_instance(d);
   if (!needs_worker(d)) atomic_store(&d->state, DEP_RUNNING);
   pthread_mutex_unlock(&d->mu);
+}
+
+int rt_start(struct serving *sv, struct dep_config *c, oast_err *e) {
+  struct dep *d;
+  int rc = dep_new(sv, c, &d, e);
+  if (rc) return rc;
+  dep_link(d);
+  dep_launch(d);
+  return 0;
+}
+
+static void stop_dep(struct serving *sv, struct dep *d);
+
+int rt_replace(struct serving *sv, struct dep *old, struct dep_config *c, oast_err *e) {
+  struct dep *d;
+  int rc = dep_new(sv, c, &d, e);
+  if (rc) return rc;
+  dep_launch(d);
+  /* Unlisted until every instance is ready: requests keep going to the old one meanwhile. */
+  pthread_mutex_lock(&d->mu);
+  int64_t deadline = rt_now_ms() + BOOT_TIMEOUT_MS + 5000;
+  while (atomic_load(&d->state) == DEP_STARTING && rt_now_ms() < deadline)
+    wait_until(&d->changed, &d->mu, rt_now_ms() + 100);
+  int st = atomic_load(&d->state);
+  if (st != DEP_RUNNING)
+    rc = oast_err_set(e, OAST_ECONFLICT, "version %lld of model \"%s\" did not start (%s); version %lld goes on serving",
+                      (long long)d->c.model_version, d->c.model, st == DEP_FAILED ? d->error : "it took too long",
+                      (long long)old->c.model_version);
+  pthread_mutex_unlock(&d->mu);
+  if (rc) {
+    stop_dep(sv, d);
+    return rc;
+  }
+  dep_link(d);
+  dep_event(d, "serving in place of version %lld; it stops once it has answered what it holds",
+            (long long)old->c.model_version);
+  stop_dep(sv, old);
   return 0;
 }
 
@@ -834,7 +881,11 @@ void rt_stop(struct serving *sv, const char *name) {
   struct dep *d = sv->deps;
   while (d && strcmp(d->c.name, name)) d = d->next;
   pthread_mutex_unlock(&sv->mu);
-  if (!d) return;
+  if (d) stop_dep(sv, d);
+}
+
+/* Drains and stops d, unlists it and drops the list's reference. */
+static void stop_dep(struct serving *sv, struct dep *d) {
   int was = atomic_exchange(&d->state, DEP_STOPPING);
   pthread_mutex_lock(&d->mu);
   if (d->qitems || d->busy_items)

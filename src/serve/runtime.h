@@ -164,6 +164,14 @@ void rt_put(struct dep *d);
  * Caller holds sv->admin.
  */
 int rt_start(struct serving *sv, struct dep_config *c, oast_err *e);
+/*
+ * Replaces running deployment `old` (a reference the caller holds) by a
+ * runtime of config c (taken), e.g. another model version: the new one
+ * boots unlisted while old serves, takes the name once all its instances
+ * are ready, and old then drains and stops. When the new one cannot start
+ * (409 with its reason) old goes on serving. Caller holds sv->admin.
+ */
+int rt_replace(struct serving *sv, struct dep *old, struct dep_config *c, oast_err *e);
 /* Stops and drains a deployment; 0 also when it was not running. Caller holds sv->admin. */
 void rt_stop(struct serving *sv, const char *name);
 /* Live changes of a running deployment (negative: unchanged). Caller holds sv->admin. */

@@ -130,6 +130,17 @@ def test_cli_model_and_deploy(world, proj, tmp_path):
     assert name in table and "running" in table
     assert "scaled" in cli(world, a, "deploy", "scale", proj.name, name, "2").stdout
     assert json.loads(cli(world, a, "--json", "deploy", "show", proj.name, name).stdout)["instances"] == 2
+    # another version while serving, and back to the newest
+    out = cli(world, a, "deploy", "update", proj.name, name, "--version", "1").stdout
+    assert "updated deployment %s: model clim version 1, running" % name in out, out
+    out = cli(world, world.bob, "deploy", "create", proj.name, name, "--model", "clim", "--update").stdout
+    assert "updated deployment %s: model clim version 2, running" % name in out, out
+    assert json.loads(cli(world, a, "--json", "deploy", "update", proj.name, name, "--version", "latest").stdout)[
+        "model_version"] == 2
+    p = cli(world, a, "deploy", "update", proj.name, name, ok=False)
+    assert p.returncode == 2 and "nothing to change" in p.stderr
+    p = cli(world, a, "deploy", "update", proj.name, name, "--version", "7", ok=False)
+    assert p.returncode == 1 and 'model "clim" has no version 7' in p.stderr
     logs = cli(world, a, "deploy", "logs", proj.name, name, "--inference", "--lines", "5").stdout
     assert json.loads(logs.splitlines()[-1])["verb"] == "classify"
     assert "starting model clim" in cli(world, a, "deploy", "logs", proj.name, name).stdout

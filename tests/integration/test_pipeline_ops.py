@@ -38,7 +38,7 @@ def test_trainingdata_task(jworld):
     assert "nope" in project_of(jworld, p).files.preview(t["log"], "tail", 20)
 
 
-def test_deploy_task_creates_and_starts(jworld):
+def test_deploy_task_creates_and_starts_then_moves_to_the_new_version(jworld):
     p = jworld.new_project("opsdep")
     proj = project_of(jworld, p)
     register_magic(proj, "magic", factor=3.0)
@@ -52,6 +52,26 @@ def test_deploy_task_creates_and_starts(jworld):
     dep = proj.deployments.get(name)
     assert dep.info["state"] in ("starting", "running") and dep.info["model"] == "magic"
     assert t["result"]["name"] == name
+    assert dep.info["model_version"] == 1
+    dep.start(timeout=60)
+    assert dep.predict([1.0]) == [3.0]
+    # The next run (a new version registered meanwhile) moves the running deployment to it.
+    register_magic(proj, "magic", factor=7.0)
+    run = wait_prun(pl, "ship", pl.run("ship")["id"], timeout=120)
+    t = task(run, "deploy")
+    assert run["state"] == "succeeded", (run, proj.files.preview(t["log"], "tail", 50))
+    dep = proj.deployments.get(name)
+    assert dep.info["model_version"] == 2 and dep.info["state"] == "running", dep.info
+    assert dep.predict([1.0]) == [7.0]
+    # A deployment of that name serving another model is not taken over: the task fails and says why.
+    register_magic(proj, "other", factor=1.0)
+    pl.create({"name": "clash", "tasks": [{"name": "deploy", "type": "deploy", "model": "other", "deployment": name,
+                                           "start": True}]})
+    run = wait_prun(pl, "clash", pl.run("clash")["id"], timeout=120)
+    t = task(run, "deploy")
+    assert run["state"] == "failed", run
+    assert 'serves model "magic", not "other"' in proj.files.preview(t["log"], "tail", 20)
+    assert proj.deployments.get(name).info["model_version"] == 2
     proj.deployments.get(name).delete()
 
 

@@ -216,3 +216,38 @@ def test_deleting_the_project_stops_its_deployments(world):
     r = predict_raw(world.api, world.carol.key, name, {"instances": [1.0]})
     assert r.status == 200 and r.json() == {"predictions": [5.0]}, r
     assert_error(predict_raw(world.api, world.alice.key, name, {"instances": [1.0]}), 404)
+
+
+def test_another_version_takes_over_without_dropping_requests(world, proj, other):
+    register_magic(proj, "rolling", factor=2.0)
+    dep = deploy(proj, unique("rolling"), "rolling", instances=2)
+    old = pids(dep)
+    assert register_magic(proj, "rolling", factor=5.0).version == 2
+    calls = [call_in_thread(dep.predict, ["sleep2"]) for _ in range(3)]
+    assert wait_in_flight(dep, busy=2, queued=1)
+    dep.update(model_version=2)
+    assert dep.info["model_version"] == 2 and dep.info["state"] == "running", dep.info
+    # what the old version held, it answered
+    for t, box in calls:
+        t.join(30)
+        assert box.get("result") == ["sleep2"], box
+    assert dep.predict([1.0]) == [5.0]
+    assert wait_until(lambda: all(gone(pid) for pid in old), 20)
+    assert len(pids(dep)) == 2 and not set(pids(dep)) & set(old)
+    assert "serving in place of version 1" in dep.logs()
+    # a version that cannot start: 409 with its reason, and the running one goes on unchanged
+    assert register(proj, "rolling", {"predictor.py": BROKEN_PREDICTOR}, "python").version == 3
+    with pytest.raises(oast.Conflict, match="cannot find the weights") as ei:
+        dep.update(model_version=3)
+    assert "version 2 goes on serving" in ei.value.message
+    assert dep.refresh().info["model_version"] == 2 and dep.info["state"] == "running"
+    assert dep.predict([1.0]) == [5.0]
+    with pytest.raises(oast.BadRequest, match='model "rolling" has no version 9'):
+        dep.update(model_version=9)
+    # a stopped deployment records the version and serves it when started
+    dep.stop()
+    dep.update(model_version=1)
+    assert dep.info["model_version"] == 1 and dep.info["state"] == "stopped"
+    dep.start(timeout=60)
+    assert dep.predict([1.0]) == [2.0]
+    steady_ok(other)
