@@ -151,6 +151,16 @@ int req_json(struct req *r, json_t **out, oast_err *e);
  */
 void req_defer(struct req *r, route_fn then);
 void req_resume(struct req *r);
+/*
+ * Runs handler fn on a thread of its own and answers with what it
+ * answers, for work that may wait for seconds (draining a deployment,
+ * booting a model version): an HTTP thread serves many connections, and
+ * none of them should wait behind it. Call it as the handler's return
+ * value, before anything else touched r->state. Any body is already read.
+ */
+int req_offload(struct req *r, route_fn fn, oast_err *e);
+/* At shutdown, before the modules stop: waits (bounded) for offloaded handlers to answer. */
+void router_wait_offloaded(struct server *s);
 
 /* Response builders. resp_json steals the reference. */
 void resp_json(struct resp *w, int status, json_t *j);

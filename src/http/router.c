@@ -15,8 +15,10 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/auth.h"
 #include "auth/cache.h"
@@ -398,6 +400,70 @@ void req_defer(struct req *r, route_fn then) {
 }
 
 void req_resume(struct req *r) { MHD_resume_connection(r->conn); }
+
+/* ---- offloaded handlers ---- */
+
+static _Atomic int offloaded; /* handlers running on their own threads, all servers of the process */
+
+struct offload {
+  route_fn fn;
+  struct req *r;
+  struct resp w;
+  oast_err e;
+  int rc;
+};
+
+static void offload_free(void *p) {
+  struct offload *o = p;
+  json_decref(o->w.json);
+  if (o->w.raw) MHD_destroy_response(o->w.raw);
+  free(o);
+}
+
+/* On an HTTP thread, once resumed: the answer the handler built. */
+static int offload_then(struct req *r, struct resp *w, oast_err *e) {
+  struct offload *o = r->state;
+  *w = o->w;
+  memset(&o->w, 0, sizeof o->w);
+  *e = o->e;
+  return o->rc;
+}
+
+static void *offload_main(void *arg) {
+  struct offload *o = arg;
+  o->rc = o->fn(o->r, &o->w, &o->e);
+  req_resume(o->r); /* o and r belong to the connection again */
+  atomic_fetch_sub(&offloaded, 1);
+  return NULL;
+}
+
+int req_offload(struct req *r, route_fn fn, oast_err *e) {
+  if (r->state) return oast_err_set(e, OAST_EINTERNAL, "a handler with state cannot be offloaded");
+  struct offload *o = xcalloc(1, sizeof *o);
+  o->fn = fn;
+  o->r = r;
+  oast_err_clear(&o->e);
+  r->state = o;
+  r->state_free = offload_free;
+  req_defer(r, offload_then);
+  atomic_fetch_add(&offloaded, 1);
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+  pthread_t th;
+  if (pthread_create(&th, &at, offload_main, o) != 0) offload_main(o); /* no thread to be had: here, then */
+  pthread_attr_destroy(&at);
+  return 0;
+}
+
+void router_wait_offloaded(struct server *s) {
+  (void)s;
+  for (int i = 0; i < 120000 && atomic_load(&offloaded) > 0; i++) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  if (atomic_load(&offloaded) > 0) log_warn("%d requests were still being answered at shutdown", atomic_load(&offloaded));
+}
 
 void router_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
   struct req *r = *con_cls;

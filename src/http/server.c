@@ -431,6 +431,7 @@ int server_main(int argc, char **argv) {
   sigwait(&sigs, &sig);
   log_info("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   s.stopping = 1;
+  router_wait_offloaded(&s); /* deployment stops and version changes under way answer first */
   serve_stop(&s); /* drains deployments and answers every suspended request first */
   jobs_service_quiesce(&s); /* log streams end: the daemon cannot stop while one is suspended */
   MHD_stop_daemon(s.mhd);

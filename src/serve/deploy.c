@@ -517,7 +517,7 @@ static int stop_locked(struct req *r, const char *name, struct row *row, oast_er
   return 0;
 }
 
-static int deploy_stop(struct req *r, struct resp *w, oast_err *e) {
+static int deploy_stop_work(struct req *r, struct resp *w, oast_err *e) {
   struct server *s = r->srv;
   const char *name = req_param(r, "name");
   struct row row;
@@ -577,7 +577,7 @@ static int follow_version_script(struct server *s, struct row *row, int version,
   return rc;
 }
 
-static int deploy_update(struct req *r, struct resp *w, oast_err *e) {
+static int deploy_update_work(struct req *r, struct resp *w, oast_err *e) {
   struct server *s = r->srv;
   const char *name = req_param(r, "name");
   json_t *b = NULL;
@@ -662,7 +662,7 @@ out:
   return rc;
 }
 
-static int deploy_delete(struct req *r, struct resp *w, oast_err *e) {
+static int deploy_delete_work(struct req *r, struct resp *w, oast_err *e) {
   struct server *s = r->srv;
   const char *name = req_param(r, "name");
   struct row row;
@@ -796,6 +796,11 @@ void deploy_reap(struct server *s) {
   pthread_mutex_unlock(&sv->admin);
   free(seen);
 }
+
+/* Stopping drains and a new version boots: seconds that no HTTP thread should wait through (http.h). */
+static int deploy_stop(struct req *r, struct resp *w, oast_err *e) { return req_offload(r, deploy_stop_work, e); }
+static int deploy_delete(struct req *r, struct resp *w, oast_err *e) { return req_offload(r, deploy_delete_work, e); }
+static int deploy_update(struct req *r, struct resp *w, oast_err *e) { return req_offload(r, deploy_update_work, e); }
 
 const struct route deployment_routes[] = {
     {"POST", "/api/v1/projects/{p}/deployments", ACCESS_MEMBER, 0, "deployment.create", deploy_create, NULL},

@@ -9,6 +9,7 @@ its model directory's factor.txt, and on a string instance:
   "crash"      exits the worker with status 3 (os._exit);
   "hang"       sleeps for an hour;
   "sleepS"     sleeps S seconds and answers the string;
+  "wait:PATH"  waits until the file PATH exists (a gate the test opens) and answers "waited";
   "raise"      raises ValueError;
   "batch"      answers the size of the batch it was given;
   "pid"        answers its process id.
@@ -47,6 +48,10 @@ class Predict:
                 out.append(len(inputs))
             elif x == "pid":
                 out.append(os.getpid())
+            elif isinstance(x, str) and x.startswith("wait:"):
+                while not os.path.exists(x[5:]):
+                    time.sleep(0.02)
+                out.append("waited")
             elif isinstance(x, str) and x.startswith("sleep"):
                 time.sleep(float(x[5:]))
                 out.append(x)

@@ -19,7 +19,7 @@ import pytest
 from exptest import create, detail, exp_dir, logs, wait_done, wait_for
 from oasttest import REPO, Server, World, assert_error, assert_status, stop_checked, wait_until
 from test_distributed import _make_training_data, dist_body, envs, train_ddp_module
-from test_slurm import CLUSTER_SH, Cluster
+from test_slurm import CLUSTER_SH, Cluster, ended_jobs
 from oast import experiment
 
 #: CPUs of the cluster's node: a run of four workers is one job of four CPUs.
@@ -69,8 +69,8 @@ def test_a_distributed_run_is_one_slurm_job_with_every_rank(sw, cluster):
     # One Slurm job ran every rank, each with its own variables.
     jobs = {x["SLURM_JOB_ID"] for x in e}
     assert len(jobs) == 1 and None not in jobs
-    ours = [j for j in slurm_jobs(cluster) if j[0] not in before]
-    assert [j[0] for j in ours] == list(jobs) and ours[0][2] == "COMPLETED"
+    ours = ended_jobs(cluster, before, 1)
+    assert list(ours) == list(jobs) and list(ours.values()) == ["COMPLETED"], ours
     port = e[0]["MASTER_PORT"]
     roles = []
     for r, x in enumerate(e):

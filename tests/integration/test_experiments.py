@@ -182,13 +182,14 @@ def test_all_trials_failing_fails_the_experiment(world):
 
 def test_timeout_kills_the_whole_process_group(world):
     api, key, p = world.api, world.alice.key, project(world)
-    src = """
-    import subprocess
+    # No reporter import: the child's pid is written at once, well within the timeout on a loaded machine.
+    files, cmd = py_trial("""
+    import os, subprocess, time
     child = subprocess.Popen(["sleep", "1000"])
     open(os.path.join(os.environ["OAST_LOGDIR"], "child.pid"), "w").write(str(child.pid))
     time.sleep(1000)
-    """
-    b = body("timeout", src, timeout_s=1.5)
+    """)
+    b = body("timeout", files=files, command=cmd, timeout_s=6)
     d = create(api, key, p, b)
     d = wait_done(api, key, p, d["id"])
     t = d["trials"][0]
@@ -483,11 +484,17 @@ def test_restart_after_a_crash_resumes_the_experiment(start_server, tmp_path):
     srv = start_server("--cpus", "2")
     api, key = srv.api, srv.admin_key
     assert_status(api.call("POST", "/projects", key, json={"name": "rs"}), 201)
+    # Trials 1 and 2 end by themselves; the later ones wait for the gate, which opens after the crash,
+    # so the trials running at the crash are known for sure.
+    gate = tmp_path / "gate"
     src = """
-    open(os.path.join(os.environ["OAST_LOGDIR"], "pid-%d" % os.getpid()), "w").close()
-    time.sleep(P["x"] * 0 + 1.5)
+    open(os.path.join(os.environ["OAST_LOGDIR"], "pid-%%d" %% os.getpid()), "w").close()
+    if P["x"] <= 2:
+        time.sleep(1.5)
+    while P["x"] > 2 and not os.path.exists(%r):
+        time.sleep(0.05)
     R.final(P["x"])
-    """
+    """ % str(gate)
     b = body("resume", src, searchspace={"x": {"type": "discrete", "values": [1, 2, 3, 4, 5, 6]}}, optimizer="grid",
              parallelism=2)
     eid = create(api, key, "rs", b)["id"]
@@ -505,6 +512,11 @@ def test_restart_after_a_crash_resumes_the_experiment(start_server, tmp_path):
     srv.kill9()
     srv.start()
     api = srv.api
+    # What the crashed server left running is killed, not left to run on (the gate is still shut, so they
+    # cannot have ended by themselves).
+    for pid in old_pids:
+        wait_for(lambda: not alive(pid), timeout=15, what="orphan %d to be killed" % pid)
+    gate.touch()
     d = wait_done(api, key, "rs", eid)
     assert d["state"] == "finished"
     trials = by_number(d)
@@ -516,9 +528,6 @@ def test_restart_after_a_crash_resumes_the_experiment(start_server, tmp_path):
             assert t["attempts"] == 1 and t["ended"] == k["ended"] and t["metric"] == k["metric"]
     for t in lost:
         assert trials[t["number"]]["attempts"] == 2
-    # What the crashed server left running was killed, not left to run on.
-    for pid in old_pids:
-        wait_for(lambda: not alive(pid), timeout=15, what="orphan %d to be killed" % pid)
     assert "lost when the server stopped" in logs(api, key, "rs", eid)
 
 

@@ -134,7 +134,7 @@ def test_timeout_kills_the_whole_group(jworld, tmp_path):
     p = jworld.new_project("jto")
     put_file(jworld, p, "Resources/slow.sh", 'sleep 300 & echo $! > "$1"; sleep 300\n')
     jobs = project_of(jworld, p).jobs
-    jobs.create("slow", "shell", "Resources/slow.sh", args=[str(tmp_path / "child")], timeout_s=1)
+    jobs.create("slow", "shell", "Resources/slow.sh", args=[str(tmp_path / "child")], timeout_s=3)
     run = wait_run(jobs, "slow", jobs.run("slow")["id"])
     assert run["state"] == "failed" and run["timed_out"] is True and "timed out" in run["message"], run
     child = wait_pid(tmp_path / "child")

@@ -107,7 +107,7 @@ def test_retries_with_backoff_then_success_or_failure(jworld, tmp_path):
 def test_task_timeout(jworld, tmp_path):
     p = setup_project(jworld)
     pl = project_of(jworld, p).pipelines
-    pl.create({"name": "slow", "tasks": [mark("slow", tmp_path, gate=tmp_path / "never", timeout_s=1)]})
+    pl.create({"name": "slow", "tasks": [mark("slow", tmp_path, gate=tmp_path / "never", timeout_s=3)]})
     run = wait_prun(pl, "slow", pl.run("slow")["id"])
     t = task(run, "slow")
     assert run["state"] == "failed" and t["state"] == "failed" and "timed out" in t["message"], run

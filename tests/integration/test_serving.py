@@ -205,20 +205,22 @@ def test_transformers(proj, xy, tmp_path):
     assert got == [{"score": [v * 3.0 for v in r]} for r in X[:6].tolist()]
 
 
-def test_batching_joins_requests(world, proj):
+def test_batching_joins_requests(world, proj, tmp_path):
     register_magic(proj, "magicb")
     dep = deploy(proj, unique("magicb"), "magicb", batching={"max_batch_size": 8, "max_latency_ms": 200})
-    # one instance busy with a slow request; the others queue and are taken together
-    slow, box = call_in_thread(dep.predict, ["sleep4.0"])
+    # one instance held by a request until the gate opens; the others queue and are taken together
+    gate = tmp_path / "gate"
+    slow, box = call_in_thread(dep.predict, ["wait:%s" % gate])
     assert wait_until(lambda: any(s["state"] == "busy" for s in dep.refresh().info["instance_states"]))
     calls = [call_in_thread(dep.predict, ["batch"]) for _ in range(6)]
     calls += [call_in_thread(dep.predict, [[1.0, float(i)]]) for i in range(4)]
     # all ten wait in the queue while the instance is busy
     assert wait_in_flight(dep, busy=1, queued=10)
+    gate.touch()
     for t, _ in calls:
         t.join(30)
     slow.join(30)
-    assert box["result"] == ["sleep4.0"]
+    assert box["result"] == ["waited"]
     sizes = [b["result"][0] for _, b in calls[:6]]
     assert max(sizes) > 1 and max(sizes) <= 8, sizes
     # every request got its own answer back

@@ -93,18 +93,25 @@ def test_a_hanging_worker_times_out_and_is_restarted(world, proj, other):
     assert dep.predict([1.0]) == [2.0]
 
 
-def test_stop_drains_requests_in_flight(world, proj, other):
+def test_stop_drains_requests_in_flight(world, proj, other, tmp_path):
     register_magic(proj, "drain")
     dep = deploy(proj, unique("drain"), "drain", instances=2)
-    calls = [call_in_thread(dep.predict, ["sleep3"]) for _ in range(4)]
-    # all four must have reached the server (two answering, two queued) before the stop:
-    # a request that arrives after it is refused, which is the other half of this test
+    gate = tmp_path / "gate"
+    calls = [call_in_thread(dep.predict, ["wait:%s" % gate]) for _ in range(4)]
+    # all four reach the server (two answering, two queued) before the stop
     assert wait_in_flight(dep, busy=2, queued=2)
-    dep.stop()
-    assert dep.info["state"] == "stopped"
+    stopping, stopped = call_in_thread(dep.stop)
+    assert wait_until(lambda: dep.refresh().info["state"] == "stopping", 10)
+    # while it drains, new requests are refused
+    r = predict_raw(world.api, world.alice.key, dep.name, {"instances": [1]})
+    assert assert_error(r, 503)
+    gate.touch()
+    stopping.join(60)
+    assert "error" not in stopped, stopped
+    assert dep.refresh().info["state"] == "stopped"
     for t, box in calls:
         t.join(30)
-        assert box.get("result") == ["sleep3"], box
+        assert box.get("result") == ["waited"], box
     r = predict_raw(world.api, world.alice.key, dep.name, {"instances": [1]})
     assert "is not running" in assert_error(r, 503)["message"]
     steady_ok(other)
@@ -218,23 +225,29 @@ def test_deleting_the_project_stops_its_deployments(world):
     assert_error(predict_raw(world.api, world.alice.key, name, {"instances": [1.0]}), 404)
 
 
-def test_another_version_takes_over_without_dropping_requests(world, proj, other):
+def test_another_version_takes_over_without_dropping_requests(world, proj, other, tmp_path):
     register_magic(proj, "rolling", factor=2.0)
     dep = deploy(proj, unique("rolling"), "rolling", instances=2)
     old = pids(dep)
     assert register_magic(proj, "rolling", factor=5.0).version == 2
-    calls = [call_in_thread(dep.predict, ["sleep2"]) for _ in range(3)]
+    gate = tmp_path / "gate"
+    calls = [call_in_thread(dep.predict, ["wait:%s" % gate]) for _ in range(3)]
     assert wait_in_flight(dep, busy=2, queued=1)
-    dep.update(model_version=2)
-    assert dep.info["model_version"] == 2 and dep.info["state"] == "running", dep.info
+    updating, updated = call_in_thread(dep.update, model_version=2)
+    # version 2 takes the name (its instances are ready) and answers while version 1 still holds its three requests
+    assert wait_until(lambda: "serving in place of version 1" in dep.logs(), 60), dep.logs()
+    assert dep.predict([1.0]) == [5.0]
+    assert updating.is_alive() and all(t.is_alive() for t, _ in calls)
+    gate.touch()
+    updating.join(60)
+    assert "error" not in updated, updated
+    assert dep.refresh().info["model_version"] == 2 and dep.info["state"] == "running", dep.info
     # what the old version held, it answered
     for t, box in calls:
         t.join(30)
-        assert box.get("result") == ["sleep2"], box
-    assert dep.predict([1.0]) == [5.0]
+        assert box.get("result") == ["waited"], box
     assert wait_until(lambda: all(gone(pid) for pid in old), 20)
     assert len(pids(dep)) == 2 and not set(pids(dep)) & set(old)
-    assert "serving in place of version 1" in dep.logs()
     # a version that cannot start: 409 with its reason, and the running one goes on unchanged
     assert register(proj, "rolling", {"predictor.py": BROKEN_PREDICTOR}, "python").version == 3
     with pytest.raises(oast.Conflict, match="cannot find the weights") as ei:

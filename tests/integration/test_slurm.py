@@ -507,6 +507,19 @@ def slurm_jobs_named(cluster, prefix="oast-"):
     return [line.split("|") for line in out.splitlines() if line.split("|")[1].startswith(prefix)]
 
 
+#: Slurm's states of a job that has ended (COMPLETING is not one: the server may see the end first).
+SLURM_ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
+               "BOOT_FAIL", "DEADLINE"}
+
+
+def ended_jobs(cluster, before, n):
+    """{id: state} of our jobs not in `before`, once there are n and Slurm says each has ended (else as they are)."""
+    def now():
+        return {j[0]: j[2] for j in slurm_jobs_named(cluster) if j[0] not in before}
+    return wait_until(lambda: (lambda o: o if len(o) >= n and set(o.values()) <= SLURM_ENDED else None)(now()),
+                      timeout=30) or now()
+
+
 REPORTING = """
 x = P.get("x", 0)
 print("slurm job %s on %s" % (os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURMD_NODENAME")), flush=True)
@@ -539,12 +552,12 @@ def test_experiment_trials_run_as_slurm_jobs(cluster, slurm_world):
         job_ids.add(first[2])
         assert "trial x=%d done" % t["params"]["x"] in text
     assert len(job_ids) == 3
-    ours = {j[0]: j[2] for j in slurm_jobs_named(cluster) if j[0] not in before}
+    ours = ended_jobs(cluster, before, 3)
     assert set(ours) == job_ids and set(ours.values()) == {"COMPLETED"}
     text = logs(api, key, p, d["id"])
     assert all(line.startswith("[trial ") or line.startswith("[experiment] ") for line in text.splitlines())
     assert text.count("trial x=") == 3
-    assert not cluster.live_jobs()
+    assert wait_until(lambda: not cluster.live_jobs(), timeout=30), cluster.live_jobs()
 
 
 def test_experiment_stop_cancels_its_slurm_jobs(cluster, slurm_world):
@@ -600,12 +613,12 @@ def test_job_runs_as_a_slurm_job_and_its_log_lands_in_the_project(cluster, slurm
     assert "job ran" in text and "args: a b" in text, text
     # The run was one Slurm job (jobs get a clean environment, so Slurm's own
     # variables do not reach the program; the controller's records show it).
-    ours = {j[0]: j[2] for j in slurm_jobs_named(cluster) if j[0] not in before}
+    ours = ended_jobs(cluster, before, 1)
     assert list(ours.values()) == ["COMPLETED"], ours
     # Its log is a file of the project, readable through the files API.
     logs = project.files.list("Logs/jobs/hello")
     assert any(item["name"].startswith(str(run["id"])) for item in logs), logs
-    assert not cluster.live_jobs()
+    assert wait_until(lambda: not cluster.live_jobs(), timeout=30), cluster.live_jobs()
 
 
 def test_failing_job_on_slurm_reports_its_exit_code(cluster, slurm_world):
@@ -618,4 +631,4 @@ def test_failing_job_on_slurm_reports_its_exit_code(cluster, slurm_world):
     run = project.jobs.wait("fail", run["id"], timeout=120)
     assert run["state"] == "failed" and run["exit_code"] == 7, run
     assert "about to fail" in project.jobs.logs("fail", run["id"])
-    assert not cluster.live_jobs()
+    assert wait_until(lambda: not cluster.live_jobs(), timeout=30), cluster.live_jobs()

@@ -299,7 +299,7 @@ def test_login_tokens_are_stored_as_hashes(world):
 
 
 def test_login_tokens_expire(start_server):
-    ttl = 3
+    ttl = 5
     srv = start_server("--login-ttl", str(ttl))
     user = make_user(srv, "erin")
     token = oast.connect(srv.addr, None).login("erin", user.password)
