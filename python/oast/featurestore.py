@@ -404,6 +404,7 @@ class FeatureGroup:
         ``"parquet"`` return the exported bytes, or with ``dest`` (a path
         or a binary file object) write them there and return the byte
         count; a path is written whole or not at all."""
+        check_rows_format(format)
         query = {}
         if as_of is not None:
             query["as_of"] = _iso(as_of) if isinstance(as_of, datetime.datetime) else str(as_of)
@@ -412,70 +413,13 @@ class FeatureGroup:
         if format in ("csv", "json", "parquet"):
             query["format"] = format
             return self._download(query, dest)
-        if format not in (None, "dataframe", "records"):
-            raise ValueError("format must be None, dataframe, records, csv, json or parquet, not %r" % (format,))
-        if format == "dataframe" and _pd is None:
-            raise RuntimeError("format=\"dataframe\" needs pandas")
         query["format"] = "json"
         rows = self._request("GET", "/data", query=query)
-        rows = rows if isinstance(rows, list) else []
-        if format == "records" or (format is None and _pd is None):
-            return [dict(r) for r in rows]
-        return self._frame(rows)
-
-    def _frame(self, rows):
-        feats = self.info["features"]
-        df = _pd.DataFrame([[r.get(f["name"]) for f in feats] for r in rows],
-                           columns=[f["name"] for f in feats])
-        for f in feats:
-            c, t = f["name"], f["type"]
-            if t == "timestamp":
-                df[c] = _pd.to_datetime(df[c], utc=True)
-            elif t == "date":
-                df[c] = df[c].map(lambda s: None if s is None else datetime.date.fromisoformat(s)).astype(object)
-            elif t in ("int", "bigint"):
-                df[c] = df[c].astype("Int64" if df[c].isna().any() else ("int32" if t == "int" else "int64"))
-            elif t in ("float", "double"):
-                df[c] = df[c].astype("float32" if t == "float" else "float64")
-            elif t == "boolean":
-                df[c] = df[c].astype("boolean" if df[c].isna().any() else "bool")
-        return df
+        return rows_as(self.info["features"], rows, format)
 
     def _download(self, query, dest):
-        conn = self._fs.project.connection
-        path = self._fs.project.path(self._suffix("/data"))
-        if dest is None:
-            resp, hc = conn.open_stream("GET", path, query=query)
-            try:
-                buf = io.BytesIO()
-                _copy(resp, buf)
-                return buf.getvalue()
-            finally:
-                hc.close()
-        if hasattr(dest, "write"):
-            resp, hc = conn.open_stream("GET", path, query=query)
-            try:
-                return _copy(resp, dest)
-            finally:
-                hc.close()
-        dest = os.fspath(dest)
-        folder = os.path.dirname(os.path.abspath(dest))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(dest) + ".")
-        try:
-            resp, hc = conn.open_stream("GET", path, query=query)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    n = _copy(resp, out)
-            finally:
-                hc.close()
-            os.replace(tmp, dest)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        return n
+        return download_rows(self._fs.project.connection, self._fs.project.path(self._suffix("/data")), query, dest)
+
 
     # --- history, statistics, validation -----------------------------------------
 
@@ -510,6 +454,75 @@ class FeatureGroup:
         "time", "success", "ingested", "report"}]; refused strict inserts
         are kept with "ingested": False."""
         return self._request("GET", "/validations")["items"]
+
+
+def check_rows_format(format):
+    """Refuses a read ``format`` other than None, dataframe, records, csv, json or parquet."""
+    if format not in (None, "dataframe", "records", "csv", "json", "parquet"):
+        raise ValueError("format must be None, dataframe, records, csv, json or parquet, not %r" % (format,))
+    if format == "dataframe" and _pd is None:
+        raise RuntimeError("format=\"dataframe\" needs pandas")
+
+
+def rows_as(features, rows, format=None):
+    """JSON rows as a list of dicts (``format="records"``, or None without pandas) or a DataFrame typed from
+    ``features`` ([{"name", "type"}]): timestamps as UTC datetimes, dates as ``datetime.date``, integers
+    nullable."""
+    rows = rows if isinstance(rows, list) else []
+    if format == "records" or (format is None and _pd is None):
+        return [dict(r) for r in rows]
+    df = _pd.DataFrame([[r.get(f["name"]) for f in features] for r in rows],
+                       columns=[f["name"] for f in features])
+    for f in features:
+        c, t = f["name"], f["type"]
+        if t == "timestamp":
+            df[c] = _pd.to_datetime(df[c], utc=True)
+        elif t == "date":
+            df[c] = df[c].map(lambda s: None if s is None else datetime.date.fromisoformat(s)).astype(object)
+        elif t in ("int", "bigint"):
+            df[c] = df[c].astype("Int64" if df[c].isna().any() else ("int32" if t == "int" else "int64"))
+        elif t in ("float", "double"):
+            df[c] = df[c].astype("float32" if t == "float" else "float64")
+        elif t == "boolean":
+            df[c] = df[c].astype("boolean" if df[c].isna().any() else "bool")
+    return df
+
+
+def download_rows(conn, path, query, dest):
+    """The bytes of GET path?query, or with ``dest`` (a path, written whole or not at all, or a binary file
+    object) the byte count written there."""
+    if dest is None:
+        resp, hc = conn.open_stream("GET", path, query=query)
+        try:
+            buf = io.BytesIO()
+            _copy(resp, buf)
+            return buf.getvalue()
+        finally:
+            hc.close()
+    if hasattr(dest, "write"):
+        resp, hc = conn.open_stream("GET", path, query=query)
+        try:
+            return _copy(resp, dest)
+        finally:
+            hc.close()
+    dest = os.fspath(dest)
+    folder = os.path.dirname(os.path.abspath(dest))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(dest) + ".")
+    try:
+        resp, hc = conn.open_stream("GET", path, query=query)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                n = _copy(resp, out)
+        finally:
+            hc.close()
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return n
 
 
 def _remaining(f):

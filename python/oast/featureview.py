@@ -77,6 +77,10 @@ class FeatureView(dict):
     def training_datasets(self):
         return list_training_data(self.project, self["name"], self["version"])
 
+    def get_batch_data(self, start_time=None, end_time=None, format=None, limit=None, dest=None):
+        return get_batch_data(self.project, self["name"], self["version"], start_time, end_time, format, limit,
+                              dest)
+
     def get_feature_vector(self, entry):
         return get_feature_vector(self.project, self["name"], self["version"], entry)
 
@@ -140,6 +144,30 @@ def create_training_data(project, name, version, format="csv", splits=None, seed
 
 def list_training_data(project, name, version):
     return project.connection.request("GET", _view_path(project, name, version, "/trainingdata"))["items"]
+
+
+def get_batch_data(project, name, version, start_time=None, end_time=None, format=None, limit=None, dest=None):
+    """The view's rows as the server joins them (point in time, as for training data), for batch
+    scoring: all of them, or those whose left event time is in [start_time, end_time) (ISO-8601
+    strings, datetimes or epoch milliseconds). ``format`` as for ``FeatureGroup.read``: None gives a
+    pandas DataFrame when pandas is present (typed from the view's features), else a list of dicts;
+    ``"csv"``, ``"json"`` or ``"parquet"`` give the bytes, or write them to ``dest``."""
+    from .featurestore import check_rows_format, download_rows, rows_as
+
+    check_rows_format(format)
+    query = {}
+    for key, t in (("start_time", start_time), ("end_time", end_time)):
+        if t is not None:
+            query[key] = t.isoformat() if hasattr(t, "isoformat") else str(t)
+    if limit is not None:
+        query["limit"] = int(limit)
+    path = _view_path(project, name, version, "/data")
+    if format in ("csv", "json", "parquet"):
+        query["format"] = format
+        return download_rows(project.connection, path, query, dest)
+    query["format"] = "json"
+    rows = project.connection.request("GET", path, query=query)
+    return rows_as(get_feature_view(project, name, version)["features"], rows, format)
 
 
 def get_training_data_info(project, name, version, td_version):

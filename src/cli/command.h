@@ -201,6 +201,17 @@ extern const struct cli_noun cli_noun_login, cli_noun_user, cli_noun_project, cl
 extern const struct cli_noun cli_noun_fv, cli_noun_td;
 /* fv.c: a feature view's --version option (default 1) into *version; CLI_USAGE when malformed. */
 int cli_fv_version(struct cli_ctx *ctx, struct cli_args *a, int *version);
+/* csv, ndjson, json or parquet from a file name's extension, or NULL. */
+const char *cli_format_of_name(const char *file);
+/* --limit N (0 or more), or a usage error. */
+int cli_limit_arg(struct cli_ctx *ctx, const char *s, long *out);
+/*
+ * Downloads GET path (rows in format) to dest, or to stdout when dest is
+ * NULL or "-" (Parquet only into a file when stdout is a terminal); a file
+ * appears whole or not at all, with a progress bar, and is reported as
+ * "wrote SHOWN as FORMAT to DEST (SIZE)".
+ */
+int cli_fetch_rows(struct cli_ctx *ctx, const char *path, const char *shown, const char *dest, const char *format);
 extern const struct cli_noun cli_noun_job, cli_noun_pipeline;
 
 /* Prints "oast: MESSAGE" (the server's message) and returns CLI_FAIL. */

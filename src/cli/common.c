@@ -11,6 +11,7 @@
  */
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -176,4 +177,45 @@ int cli_read_password(const char *prompt, char **out, oast_err *e) {
   *out = xstrdup(line);
   explicit_bzero(line, sizeof line);
   return 0;
+}
+
+/* ---- rows of a feature group or view ---- */
+
+const char *cli_format_of_name(const char *file) {
+  const char *dot = strrchr(file, '.');
+  if (!dot || strchr(dot, '/')) return NULL;
+  static const char *const map[][2] = {{".csv", "csv"},   {".ndjson", "ndjson"},   {".jsonl", "ndjson"},
+                                       {".json", "json"}, {".parquet", "parquet"}, {".pq", "parquet"}};
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (!strcasecmp(dot, map[i][0])) return map[i][1];
+  return NULL;
+}
+
+int cli_limit_arg(struct cli_ctx *ctx, const char *s, long *out) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || v < 0) return cli_usage(ctx, "--limit needs a number of rows (0 or more), not \"%s\"", s);
+  *out = v;
+  return CLI_OK;
+}
+
+int cli_fetch_rows(struct cli_ctx *ctx, const char *path, const char *shown, const char *dest, const char *format) {
+  bool to_stdout = !dest || !strcmp(dest, "-");
+  if (to_stdout && !strcmp(format, "parquet") && isatty(STDOUT_FILENO))
+    return cli_usage(ctx, "Parquet is binary; write it to a file with -o FILE");
+  struct cli_progress prog;
+  cli_progress_init(&prog, ctx->err, ctx->progress && !to_stdout, shown);
+  oast_err e;
+  uint64_t size = 0;
+  int rc = to_stdout ? oast_download(ctx->client, path, stdout, NULL, NULL, &size, &e)
+                     : oast_download_file(ctx->client, path, dest, cli_progress_cb, &prog, &size, &e);
+  cli_progress_end(&prog, rc == 0);
+  if (rc) return cli_fail(ctx, &e);
+  if (!to_stdout) {
+    json_t *j = json_pack("{s:s,s:s,s:I}", "path", dest, "format", format, "size", (json_int_t)size);
+    char hs[32];
+    cli_done(ctx, j, "wrote %s as %s to %s (%s)", shown, format, dest, cli_human_size(size, hs, sizeof hs));
+    json_decref(j);
+  }
+  return CLI_OK;
 }

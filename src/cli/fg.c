@@ -351,14 +351,6 @@ static void print_rows(struct cli_ctx *ctx, json_t *fg, json_t *rows) {
 }
 
 /* Reads a --limit value; prints a usage error when it is not a count. */
-static int limit_arg(struct cli_ctx *ctx, const char *s, long *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < 0) return cli_usage(ctx, "--limit needs a number of rows (0 or more), not \"%s\"", s);
-  *out = v;
-  return CLI_OK;
-}
-
 static int show(struct cli_ctx *ctx, struct cli_args *a) {
   struct fgref g;
   int rc = fgref_get(ctx, a->pos[0], &g);
@@ -367,7 +359,7 @@ static int show(struct cli_ctx *ctx, struct cli_args *a) {
   long limit = PREVIEW_ROWS;
   json_t *fg = NULL, *rows = NULL;
   char *query = NULL, *path = NULL, *text = NULL;
-  if (lim && (rc = limit_arg(ctx, lim, &limit))) goto out;
+  if (lim && (rc = cli_limit_arg(ctx, lim, &limit))) goto out;
   if ((rc = cli_call(ctx, "GET", NULL, &fg, FG_ONE, g.project, g.name, g.version))) goto out;
   bool has_data = json_integer_value(json_object_get(fg, "commits")) > 0;
   if (has_data && limit > 0) {
@@ -430,16 +422,6 @@ static const char *format_type(const char *f) {
 }
 
 /* The format a file name implies ("csv", "ndjson", "json", "parquet"), or NULL. */
-static const char *format_of_name(const char *file) {
-  const char *dot = strrchr(file, '.');
-  if (!dot || strchr(dot, '/')) return NULL;
-  static const char *const map[][2] = {{".csv", "csv"},     {".ndjson", "ndjson"}, {".jsonl", "ndjson"},
-                                       {".json", "json"},   {".parquet", "parquet"}, {".pq", "parquet"}};
-  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-    if (!strcasecmp(dot, map[i][0])) return map[i][1];
-  return NULL;
-}
-
 /* After a refused strict insert: the failed rules of the newest validation report. */
 static void print_refusal(struct cli_ctx *ctx, const struct fgref *g) {
   json_t *out = NULL;
@@ -465,7 +447,7 @@ static int insert(struct cli_ctx *ctx, struct cli_args *a) {
   const char *file = a->pos[1];
   bool from_stdin = strcmp(file, "-") == 0;
   const char *format = cli_opt_get(a, "format"), *op = cli_opt_get(a, "operation");
-  if (!format) format = from_stdin ? "csv" : format_of_name(file);
+  if (!format) format = from_stdin ? "csv" : cli_format_of_name(file);
   if (!format) return cli_usage(ctx, "cannot tell the format of \"%s\" from its name; give --format csv|ndjson|json", file);
   const char *type = format_type(format);
   if (!type) return cli_usage(ctx, "--format must be csv, ndjson or json, not \"%s\"", format);
@@ -526,33 +508,13 @@ static int fetch_rows(struct cli_ctx *ctx, struct cli_args *a, const char *arg, 
   const char *lim = cli_opt_get(a, "limit");
   long limit;
   int rc;
-  if (lim && (rc = limit_arg(ctx, lim, &limit))) return rc;
-  bool to_stdout = !dest || !strcmp(dest, "-");
-  if (to_stdout && !strcmp(format, "parquet") && isatty(STDOUT_FILENO))
-    return cli_usage(ctx, "Parquet is binary; write it to a file with -o FILE");
+  if (lim && (rc = cli_limit_arg(ctx, lim, &limit))) return rc;
   struct fgref g;
   if ((rc = fgref_get(ctx, arg, &g))) return rc;
   char *query = data_query(format, cli_opt_get(a, "as-of"), lim);
   char *path = cli_path(FG_ONE "/data%r", g.project, g.name, g.version, query);
   char *shown = xasprintf("%s/%s:%d", g.project, g.name, g.version);
-  struct cli_progress prog;
-  cli_progress_init(&prog, ctx->err, ctx->progress && !to_stdout, shown);
-  oast_err e;
-  uint64_t size = 0;
-  if (to_stdout) rc = oast_download(ctx->client, path, stdout, NULL, NULL, &size, &e);
-  else rc = oast_download_file(ctx->client, path, dest, cli_progress_cb, &prog, &size, &e);
-  cli_progress_end(&prog, rc == 0);
-  if (rc) {
-    rc = cli_fail(ctx, &e);
-  } else {
-    if (!to_stdout) {
-      json_t *j = json_pack("{s:s,s:s,s:I}", "path", dest, "format", format, "size", (json_int_t)size);
-      char hs[32];
-      cli_done(ctx, j, "wrote %s as %s to %s (%s)", shown, format, dest, cli_human_size(size, hs, sizeof hs));
-      json_decref(j);
-    }
-    rc = CLI_OK;
-  }
+  rc = cli_fetch_rows(ctx, path, shown, dest, format);
   free(shown);
   free(query);
   free(path);
@@ -563,14 +525,14 @@ static int fetch_rows(struct cli_ctx *ctx, struct cli_args *a, const char *arg, 
 static int read_(struct cli_ctx *ctx, struct cli_args *a) {
   const char *format = cli_opt_get(a, "format");
   const char *dest = cli_opt_get(a, "output");
-  if (!format) format = dest && format_of_name(dest) ? format_of_name(dest) : "csv";
+  if (!format) format = dest && cli_format_of_name(dest) ? cli_format_of_name(dest) : "csv";
   return fetch_rows(ctx, a, a->pos[0], dest, format);
 }
 
 static int export(struct cli_ctx *ctx, struct cli_args *a) {
   const char *dest = a->pos[1];
   const char *format = cli_opt_get(a, "format");
-  if (!format) format = format_of_name(dest);
+  if (!format) format = cli_format_of_name(dest);
   if (!format) return cli_usage(ctx, "cannot tell the format of \"%s\" from its name; give --format csv|json|parquet", dest);
   return fetch_rows(ctx, a, a->pos[0], dest, format);
 }

@@ -200,6 +200,48 @@ static int vector(struct cli_ctx *ctx, struct cli_args *a) {
   return CLI_OK;
 }
 
+/* `oast fv read`: the view's joined rows (GET .../data), to stdout or a file. */
+static int read_(struct cli_ctx *ctx, struct cli_args *a) {
+  const char *dest = cli_opt_get(a, "output"), *format = cli_opt_get(a, "format");
+  if (!format) format = dest && cli_format_of_name(dest) ? cli_format_of_name(dest) : "csv";
+  if (strcmp(format, "csv") && strcmp(format, "json") && strcmp(format, "parquet"))
+    return cli_usage(ctx, "--format must be csv, json or parquet, not \"%s\"", format);
+  int version, rc;
+  long limit;
+  if ((rc = cli_fv_version(ctx, a, &version))) return rc;
+  const char *lim = cli_opt_get(a, "limit");
+  if (lim && (rc = cli_limit_arg(ctx, lim, &limit))) return rc;
+  struct buf q;
+  buf_init(&q, 0);
+  buf_printf(&q, "?format=%s", format);
+  static const char *const opts[][2] = {{"start", "start_time"}, {"end", "end_time"}, {"limit", "limit"}};
+  for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+    const char *v = cli_opt_get(a, opts[i][0]);
+    if (!v) continue;
+    char *esc = oast_escape(v, 0);
+    buf_printf(&q, "&%s=%s", opts[i][1], esc);
+    free(esc);
+  }
+  char *query = buf_detach(&q, NULL);
+  char *path = cli_path("/projects/%s/featurestore/featureviews/%s/versions/%d/data%r", a->pos[0], a->pos[1], version,
+                        query);
+  char *shown = xasprintf("%s/%s:%d", a->pos[0], a->pos[1], version);
+  rc = cli_fetch_rows(ctx, path, shown, dest, format);
+  free(shown);
+  free(path);
+  free(query);
+  return rc;
+}
+
+static const struct cli_opt read_opts[] = {
+    {"version", 'v', "V", "the view's version (default 1)"},
+    {"format", 0, "FMT", "csv (default), json or parquet"},
+    {"start", 0, "TIME", "only rows whose left event time is at or after TIME (ISO-8601 or epoch ms)"},
+    {"end", 0, "TIME", "only rows whose left event time is before TIME"},
+    {"limit", 'n', "N", "at most N rows"},
+    {"output", 'o', "FILE", "write to FILE (whole or not at all) instead of stdout"},
+    {NULL, 0, NULL, NULL},
+};
 static const struct cli_opt create_opts[] = {
     {"name", 'n', "NAME", "the view's name (overrides the file's \"name\")"},
     {NULL, 0, NULL, NULL},
@@ -226,6 +268,11 @@ static const struct cli_verb verbs[] = {
     {"show", "PROJECT NAME [--version V]", "Show a feature view and its features.", NULL, version_opts, 2, 2, 0, show},
     {"delete", "PROJECT NAME --version V", "Delete a feature view and its training datasets (data owners only).", NULL,
      version_opts, 2, 2, 0, delete_},
+    {"read", "PROJECT NAME [--version V] [--format csv|json|parquet] [--start T] [--end T] [-n N] [-o FILE]",
+     "The view's rows, joined point in time as for training data (batch data for scoring).",
+     "\nExamples:\n  oast fv read demo churn --start 2024-05-01T00:00:00Z -n 10\n"
+     "  oast fv read demo churn -o churn.parquet\n",
+     read_opts, 2, 2, 0, read_},
     {"vector", "PROJECT NAME [--version V] KEY=VALUE... | --entries JSON",
      "Online feature vectors of entries, in the view's feature order.",
      "An entry is the view's serving key (the primary key of its left feature group).\n"

@@ -280,8 +280,25 @@ static void stream_free(void *cls) {
   free(st);
 }
 
-/* Answers with rows [0, n) of t in fmt; t is taken (left empty). */
-static int answer_table(struct req *r, struct resp *w, struct table *t, size_t n, const char *fmt, oast_err *e) {
+int fstore_read_query(struct req *r, const char **fmt, size_t *limit, oast_err *e) {
+  *fmt = req_query(r, "format");
+  if (!*fmt) *fmt = "json";
+  if (strcmp(*fmt, "csv") && strcmp(*fmt, "json") && strcmp(*fmt, "parquet"))
+    return oast_err_set(e, OAST_EBAD_REQUEST, "query parameter \"format\" must be csv, json or parquet");
+  *limit = READ_MAX_LIMIT;
+  const char *l = req_query(r, "limit");
+  if (l) {
+    char *end;
+    long long x = strtoll(l, &end, 10);
+    if (!*l || *end || x < 0)
+      return oast_err_set(e, OAST_EBAD_REQUEST, "query parameter \"limit\" must be a non-negative integer");
+    *limit = (size_t)x;
+  }
+  return 0;
+}
+
+int fstore_answer_table(struct req *r, struct resp *w, struct table *t, size_t n, const char *fmt, oast_err *e) {
+  if (n > t->nrows) n = t->nrows;
   if (strcmp(fmt, "parquet")) {
     struct row_stream *st = xcalloc(1, sizeof *st);
     st->t = *t;
@@ -334,26 +351,14 @@ static int fg_data(struct req *r, struct resp *w, oast_err *e) {
   struct fgroup g;
   int rc = fgroup_from_route(r, &g, e);
   if (rc) return rc;
-  const char *fmt = req_query(r, "format");
-  if (!fmt) fmt = "json";
-  int64_t limit = READ_MAX_LIMIT, as_of = 0, commit = 0;
-  const char *l = req_query(r, "limit");
+  const char *fmt;
+  size_t limit;
+  int64_t as_of = 0, commit = 0;
   struct table t = {0};
-  if (strcmp(fmt, "csv") && strcmp(fmt, "json") && strcmp(fmt, "parquet")) {
-    rc = oast_err_set(e, OAST_EBAD_REQUEST, "query parameter \"format\" must be csv, json or parquet");
-    goto out;
-  }
-  if (l) {
-    char *end;
-    limit = strtoll(l, &end, 10);
-    if (!*l || *end || limit < 0) {
-      rc = oast_err_set(e, OAST_EBAD_REQUEST, "query parameter \"limit\" must be a non-negative integer");
-      goto out;
-    }
-  }
+  if ((rc = fstore_read_query(r, &fmt, &limit, e))) goto out;
   if ((rc = parse_as_of(r, &g, &as_of, e))) goto out;
   if ((rc = fgdata_read(r->srv, &g, as_of, NULL, 0, &t, &commit, e))) goto out;
-  rc = answer_table(r, w, &t, (size_t)limit < t.nrows ? (size_t)limit : t.nrows, fmt, e);
+  rc = fstore_answer_table(r, w, &t, limit, fmt, e);
   if (!rc && w->raw) {
     char c[32];
     snprintf(c, sizeof c, "%lld", (long long)commit);

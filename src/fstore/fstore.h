@@ -33,4 +33,13 @@ int fstore_recover_group(struct server *s, int64_t fg_id, oast_err *e);
  * group whose marker disagrees with its latest commit is rebuilt. */
 int fstore_recover(struct server *s, oast_err *e);
 
+/* The ?format=csv|json|parquet (default json) and ?limit=N of a read, each refused with a 400 naming it. */
+int fstore_read_query(struct req *r, const char **fmt, size_t *limit, oast_err *e);
+/*
+ * Answers with the first n rows of t (all when fewer) in fmt: CSV and
+ * JSON are formatted while they are sent, Parquet is written whole first.
+ * t is taken (left empty).
+ */
+int fstore_answer_table(struct req *r, struct resp *w, struct table *t, size_t n, const char *fmt, oast_err *e);
+
 #endif

@@ -15,11 +15,15 @@
 #define _GNU_SOURCE
 #include "fstore/fview.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fstore/fgdata.h"
+#include "fstore/fstore.h"
 #include "http/server.h"
 #include "meta/meta.h"
 #include "prov/prov.h"
@@ -686,10 +690,72 @@ out:
 }
 
 #define FV "/api/v1/projects/{p}/featurestore/featureviews"
+/* ?start_time= / ?end_time=: an ISO-8601 time or epoch milliseconds; *given when present. */
+static int query_time(struct req *r, const char *name, int64_t *us, bool *given, oast_err *e) {
+  const char *q = req_query(r, name);
+  if (!q || !*q) return 0;
+  *given = true;
+  char *end;
+  errno = 0;
+  long long ms = strtoll(q, &end, 10);
+  if (!*end && !errno && ms > INT64_MIN / 1000 && ms < INT64_MAX / 1000) {
+    *us = (int64_t)ms * 1000;
+    return 0;
+  }
+  if (timestamp_parse(q, strlen(q), us) == 0) return 0;
+  return oast_err_set(e, OAST_EBAD_REQUEST, "query parameter \"%s\" must be an ISO-8601 time or epoch milliseconds",
+                      name);
+}
+
+/*
+ * The view's rows (hsfs's get_batch_data): the same point-in-time join as
+ * its training data, optionally over a window of the left group's event
+ * time, answered as CSV, JSON or Parquet; which commit of each group was
+ * read is in X-Oast-Commits.
+ */
+static int fv_data(struct req *r, struct resp *w, oast_err *e) {
+  struct fview v;
+  int rc = fview_from_route(r, &v, e);
+  if (rc) return rc;
+  const char *fmt;
+  size_t limit;
+  int64_t start = INT64_MIN, end = INT64_MAX;
+  bool has_start = false, has_end = false;
+  struct table t = {0};
+  json_t *commits = NULL;
+  if ((rc = fstore_read_query(r, &fmt, &limit, e)) || (rc = query_time(r, "start_time", &start, &has_start, e)) ||
+      (rc = query_time(r, "end_time", &end, &has_end, e)))
+    goto out;
+  bool window = has_start || has_end;
+  if (window && end <= start) {
+    rc = oast_err_set(e, OAST_EBAD_REQUEST, "query parameter \"end_time\" must be later than \"start_time\"");
+    goto out;
+  }
+  if (window && v.groups[0].g.event_time < 0) {
+    rc = oast_err_set(e, OAST_EBAD_REQUEST,
+                      "start_time and end_time filter on the event time, and feature group \"%s\" has none",
+                      v.groups[0].g.name);
+    goto out;
+  }
+  if ((rc = fview_read(r->srv, &v, window, start, end, &t, &commits, e))) goto out;
+  rc = fstore_answer_table(r, w, &t, limit, fmt, e);
+  if (!rc && w->raw && commits) {
+    char *text = json_dumps(commits, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text) MHD_add_response_header(w->raw, "X-Oast-Commits", text);
+    free(text);
+  }
+out:
+  json_decref(commits);
+  table_release(&t);
+  fview_release(&v);
+  return rc;
+}
+
 const struct route fview_routes[] = {
     {"POST", FV, ACCESS_MEMBER, 0, "featureview.create", fv_create, NULL},
     {"GET", FV, ACCESS_MEMBER, 0, "featureview.list", fv_list, NULL},
     {"GET", FV "/{name}/versions/{v}", ACCESS_MEMBER, 0, "featureview.get", fv_get, NULL},
+    {"GET", FV "/{name}/versions/{v}/data", ACCESS_MEMBER, 0, "featureview.data", fv_data, NULL},
     {"DELETE", FV "/{name}/versions/{v}", ACCESS_OWNER, 0, "featureview.delete", fv_delete, NULL},
     ROUTES_END,
 };

@@ -7,6 +7,7 @@ bad input (a clear 4xx, nothing written); the permission matrix; provenance."""
 import json
 import math
 import random
+import urllib.parse
 
 import h5py
 import numpy as np
@@ -292,6 +293,63 @@ def test_time_window_on_the_left_event_time(sc, server):
     assert got == want and 0 < len(got) < len(sc.labels)
 
 
+# --- the view's rows (batch data) ---------------------------------------------------
+
+
+def batch(sc, view="full", **query):
+    qs = "?" + urllib.parse.urlencode(query) if query else ""
+    return sc.api.get(fs_path(sc.p, "/featureviews/%s/versions/1/data%s" % (view, qs)), sc.key)
+
+
+def test_batch_data_is_the_join_the_oracle_reads(sc, tmp_path):
+    r = batch(sc)
+    assert r.status == 200 and r.headers["content-type"] == "application/json"
+    got = sorted((dict(x, ts=ts_us(x["ts"])) for x in r.json()), key=lambda d: (d["uid"], d["ts"]))
+    assert [list(x) for x in got[:1]] == [COLUMNS]
+    assert got == sc.expected()
+    # which commit of each group was read
+    commits = json.loads(r.headers["x-oast-commits"])
+    assert sorted(commits) == ["acts:1", "labels:1", "rates:1", "static:1"]
+    assert all(isinstance(c, int) and c > 0 for c in commits.values())
+    # a window on the left event time, as for training data; a limit; CSV
+    start, end = T0 + 8 * 3600 * 10**6, T0 + 48 * 3600 * 10**6
+    r = batch(sc, format="csv", start_time=ts_text(start), end_time=end // 1000)
+    assert r.status == 200 and r.headers["content-type"] == "text/csv"
+    lines = r.body.decode().splitlines()
+    assert lines[0].split(",") == COLUMNS
+    want = sorted(w["ts"] for w in sc.expected() if start <= w["ts"] < end)
+    assert sorted(ts_us(line.split(",")[1]) for line in lines[1:]) == want and 0 < len(want) < len(sc.labels)
+    assert len(batch(sc, limit=5).json()) == 5
+    # Parquet, read by DuckDB
+    r = batch(sc, format="parquet")
+    assert r.status == 200
+    (tmp_path / "batch.parquet").write_bytes(r.body)
+    rows = duckdb("SELECT uid, epoch_us(ts), cc, y, act_a, act_tag, r_rate, score FROM read_parquet('%s')"
+                  % (tmp_path / "batch.parquet"))
+    assert sorted(rows, key=lambda x: (x[0], x[1])) == [[w[c] for c in COLUMNS] for w in sc.expected()]
+
+
+@pytest.mark.parametrize("query,word", [
+    ({"format": "xml"}, '"format"'),
+    ({"limit": "-1"}, '"limit"'),
+    ({"start_time": "yesterday"}, '"start_time"'),
+    ({"end_time": "2024-13-01T00:00:00Z"}, '"end_time"'),
+    ({"start_time": "2024-01-02T00:00:00Z", "end_time": "2024-01-01T00:00:00Z"}, "later than"),
+])
+def test_bad_batch_data_requests(sc, query, word):
+    err = assert_error(batch(sc, **query), 400)
+    assert word in err["message"], err
+
+
+def test_batch_data_window_needs_an_event_time(sc):
+    make_view(sc.api, sc.key, sc.p, {"name": "scores", "version": 1, "query": {"featuregroup": "static",
+                                                                               "version": 1}})
+    assert len(batch(sc, "scores").json()) == len(sc.static)
+    err = assert_error(batch(sc, "scores", start_time="2024-01-01T00:00:00Z"), 400)
+    assert 'feature group "static" has none' in err["message"], err
+    assert_error(batch(sc, "nosuch"), 404)
+
+
 def test_statistics_metadata_and_lineage(sc, server, world):
     td = make_td(sc.api, sc.key, sc.p, "full", 1, {"format": "csv", "splits": {"train": 0.5, "test": 0.5},
                                                    "seed": 3, "description": "for the stats test"})
@@ -452,6 +510,7 @@ MATRIX = [
     ("POST", fs_path("{p}", "/featureviews"), expect_member(201), VIEW_BODY),
     ("GET", fs_path("{p}", "/featureviews"), expect_member(200), None),
     ("GET", fs_path("{p}", "/featureviews/v/versions/1"), expect_member(200), None),
+    ("GET", fs_path("{p}", "/featureviews/v/versions/1/data"), expect_member(200), None),
     ("DELETE", fs_path("{p}", "/featureviews/v/versions/1"), expect_owner(204), None),
     ("POST", fs_path("{p}", "/featureviews/v/versions/1/trainingdata"), expect_member(201), {"format": "csv"}),
     ("GET", fs_path("{p}", "/featureviews/v/versions/1/trainingdata"), expect_member(200), None),

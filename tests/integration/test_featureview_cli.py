@@ -58,6 +58,32 @@ def test_fv_create_show_list_vector(world, server, proj, tmp_path):
     assert json.loads(r.stdout)["vectors"] == [None, [2, 40, "xx", None]]
 
 
+def test_fv_read_the_joined_rows(world, server, proj, tmp_path):
+    definition = {"name": "batch", "query": {"featuregroup": "events", "version": 1,
+                                             "joins": [{"featuregroup": "users", "version": 1, "features": ["age"],
+                                                        "prefix": "u_"}]}, "labels": ["label"]}
+    r = run(server, world.bob.key, "fv", "create", proj, "-", stdin=json.dumps(definition))
+    assert r.returncode == 0, r.stderr
+    r = run(server, world.bob.key, "fv", "read", proj, "batch")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "uid,ts,label,u_age" and len(lines) == 5, lines
+    assert sorted(int(x.split(",")[0]) for x in lines[1:]) == [1, 2, 3, 4]
+    # a window on the events' time and a limit
+    r = run(server, world.bob.key, "fv", "read", proj, "batch", "--start", ts_text(1704067200 * 10**6 + 1003),
+            "--format", "json")
+    assert r.returncode == 0 and sorted(x["uid"] for x in json.loads(r.stdout)) == [3, 4], r.stdout
+    r = run(server, world.bob.key, "fv", "read", proj, "batch", "-n", "1", "--format", "json")
+    assert len(json.loads(r.stdout)) == 1
+    out = tmp_path / "batch.parquet"
+    r = run(server, world.bob.key, "fv", "read", proj, "batch", "-o", str(out))
+    assert r.returncode == 0 and "as parquet to" in r.stdout and out.read_bytes()[:4] == b"PAR1", r.stdout
+    r = run(server, world.bob.key, "fv", "read", proj, "batch", "--start", "soon")
+    assert r.returncode == 1 and "start_time" in r.stderr
+    r = run(server, world.bob.key, "fv", "read", proj, "batch", "--format", "xml")
+    assert r.returncode == 2 and "--format" in r.stderr
+
+
 def test_td_create_list_show(world, server, proj):
     r = run(server, world.bob.key, "td", "create", proj, "train", "--format", "csv", "--splits",
             "train=0.5,test=0.5", "--seed", "3")

@@ -107,3 +107,28 @@ def test_vectors_from_python(world):
     assert "\"uid\" is missing" in ei.value.message
     assert oast.get_feature_vector is fv.get_feature_vector
     assert isinstance(pd.DataFrame, type)
+
+
+def test_batch_data_as_dataframe_records_and_bytes(scp, tmp_path):
+    want = scp.expected()
+    df = scp.view.get_batch_data()
+    assert isinstance(df, pd.DataFrame) and list(df.columns) == FEATURES[:3] + ["y"] + FEATURES[3:]
+    assert str(df["ts"].dtype).startswith("datetime64") and str(df["uid"].dtype) == "int64"
+    scores = (None if math.isnan(x) else x for x in df["score"])
+    got = sorted(zip(df["uid"], (t.value // 1000 for t in df["ts"]), scores))
+    assert got == sorted((w["uid"], w["ts"], w["score"]) for w in want)
+    # a window (from just after the first label time), as records
+    first = min(w["ts"] for w in want)
+    start = pd.Timestamp(first + 1, unit="us", tz="UTC").to_pydatetime()
+    recs = fv.get_batch_data(scp.project, "full", 1, start_time=start, format="records")
+    assert isinstance(recs, list) and isinstance(recs[0], dict)
+    assert len(recs) == sum(1 for w in want if w["ts"] > first) < len(want)
+    # bytes, and a file written whole
+    head = scp.view.get_batch_data(format="csv", limit=3).decode().splitlines()
+    assert len(head) == 4 and head[0].split(",")[:2] == ["uid", "ts"]
+    n = scp.view.get_batch_data(format="parquet", dest=tmp_path / "rows.parquet")
+    assert n == (tmp_path / "rows.parquet").stat().st_size and (tmp_path / "rows.parquet").read_bytes()[:4] == b"PAR1"
+    with pytest.raises(ValueError, match="format must be"):
+        scp.view.get_batch_data(format="xml")
+    with pytest.raises(oast.BadRequest, match="start_time"):
+        scp.view.get_batch_data(start_time="soon")

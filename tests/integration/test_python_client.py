@@ -220,5 +220,6 @@ def test_docs_python_md_examples_run(start_server, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "403 forbidden" in out.stdout and "404 not_found" in out.stdout and "already_exists" in out.stdout
     assert "33\n" in out.stdout and "remember the milk" in out.stdout
+    assert "2 ['uid', 'ts', 'churned', 'act_clicks']\n" in out.stdout, out.stdout
     assert not (tmp_path / "stolen.csv").exists()
     assert (tmp_path / "downloaded.csv").read_text() == (tmp_path / "transactions.csv").read_text()
