@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 from oasttest import assert_status
+from tfrecordtest import protobuf_fields, tfrecords, varint
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / "tests" / "tools"
@@ -113,64 +114,6 @@ def asof(rows, key_of, time_of, key, t):
 # --- independent readers ----------------------------------------------------------
 
 
-def _crc32c_table():
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c = _CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
-def masked(crc):
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def _varint(buf, i):
-    v = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        v |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return v, i
-
-
-def _fields(buf):
-    """(field number, wire type, value) of a protobuf message's fields."""
-    i = 0
-    while i < len(buf):
-        tag, i = _varint(buf, i)
-        wt = tag & 7
-        if wt == 2:
-            n, i = _varint(buf, i)
-            yield tag >> 3, wt, buf[i:i + n]
-            i += n
-        elif wt == 0:
-            v, i = _varint(buf, i)
-            yield tag >> 3, wt, v
-        elif wt == 5:
-            yield tag >> 3, wt, buf[i:i + 4]
-            i += 4
-        elif wt == 1:
-            yield tag >> 3, wt, buf[i:i + 8]
-            i += 8
-        else:
-            raise AssertionError("wire type %d" % wt)
-
-
 def _signed64(v):
     return v - (1 << 64) if v >= 1 << 63 else v
 
@@ -178,20 +121,20 @@ def _signed64(v):
 def parse_example(buf):
     """A tf.train.Example as {name: (kind, [values])}, kind bytes|float|int64."""
     out = {}
-    for fnum, _, features in _fields(buf):
+    for fnum, _, features in protobuf_fields(buf):
         assert fnum == 1
-        for fnum2, _, entry in _fields(features):
+        for fnum2, _, entry in protobuf_fields(features):
             assert fnum2 == 1
             name, feature = None, None
-            for f3, _, v in _fields(entry):
+            for f3, _, v in protobuf_fields(entry):
                 if f3 == 1:
                     name = v.decode()
                 elif f3 == 2:
                     feature = v
             kind, values = None, []
-            for f4, _, lst in _fields(feature):
+            for f4, _, lst in protobuf_fields(feature):
                 kind = {1: "bytes", 2: "float", 3: "int64"}[f4]
-                for f5, wt, v in _fields(lst):
+                for f5, wt, v in protobuf_fields(lst):
                     assert f5 == 1
                     if kind == "bytes":
                         values.append(bytes(v))
@@ -204,7 +147,7 @@ def parse_example(buf):
                         if wt == 2:
                             j = 0
                             while j < len(v):
-                                x, j = _varint(v, j)
+                                x, j = varint(v, j)
                                 values.append(_signed64(x))
                         else:
                             values.append(_signed64(v))
@@ -214,19 +157,7 @@ def parse_example(buf):
 
 def read_tfrecord(path):
     """Every record of a TFRecord file, checking both masked CRC-32Cs; each parsed as an Example."""
-    data = Path(path).read_bytes()
-    out, i = [], 0
-    while i < len(data):
-        header = data[i:i + 8]
-        (n,) = struct.unpack("<Q", header)
-        (lcrc,) = struct.unpack("<I", data[i + 8:i + 12])
-        assert lcrc == masked(crc32c(header)), "bad length crc at byte %d" % i
-        rec = data[i + 12:i + 12 + n]
-        (dcrc,) = struct.unpack("<I", data[i + 12 + n:i + 16 + n])
-        assert dcrc == masked(crc32c(rec)), "bad data crc at byte %d" % i
-        out.append(parse_example(rec))
-        i += 16 + n
-    return out
+    return [parse_example(rec) for rec in tfrecords(path)]
 
 
 def read_csv(path):
