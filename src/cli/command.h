@@ -116,6 +116,9 @@ void cli_table_add(struct cli_table *t, const char *const *cells);
  */
 char *cli_table_render(const struct cli_table *t);
 void cli_table_release(struct cli_table *t);
+/* Renders t to ctx->out and releases it. */
+struct cli_ctx;
+void cli_table_print(struct cli_ctx *ctx, struct cli_table *t);
 
 /* How a JSON field is shown in a cell. */
 enum cli_cell { CELL_TEXT, CELL_SIZE, CELL_YESNO };

@@ -238,13 +238,6 @@ static int follow_logs(struct cli_ctx *ctx, const char *project, const char *id,
 /* ---- show ---- */
 
 /* Prints a table and releases it. */
-static void put_table(struct cli_ctx *ctx, struct cli_table *t) {
-  char *text = cli_table_render(t);
-  fputs(text, ctx->out);
-  free(text);
-  cli_table_release(t);
-}
-
 static void print_trials(struct cli_ctx *ctx, json_t *d, size_t limit) {
   static const char *const headers[] = {"TRIAL", "STATE", "METRIC", "PARAMS", "SECONDS", "NOTE"};
   struct cli_table t;
@@ -271,7 +264,7 @@ static void print_trials(struct cli_ctx *ctx, json_t *d, size_t limit) {
     cli_table_add(&t, (const char *const *)cells);
     for (int k = 0; k < 6; k++) free(cells[k]);
   }
-  put_table(ctx, &t);
+  cli_table_print(ctx, &t);
   if (limit && json_array_size(trials) > limit)
     fprintf(ctx->out, "... %zu more trials (oast exp show --all)\n", json_array_size(trials) - limit);
 }
@@ -294,7 +287,7 @@ static void print_workers(struct cli_ctx *ctx, json_t *workers) {
     cli_table_add(&t, (const char *const *)cells);
     for (int k = 0; k < 5; k++) free(cells[k]);
   }
-  put_table(ctx, &t);
+  cli_table_print(ctx, &t);
 }
 
 static void print_summary(struct cli_ctx *ctx, json_t *d, size_t limit) {

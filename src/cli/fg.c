@@ -245,10 +245,7 @@ static int list(struct cli_ctx *ctx, struct cli_args *a) {
     cli_table_add(&t, (const char *const *)cells);
     for (int k = 0; k < 9; k++) free(cells[k]);
   }
-  char *text = cli_table_render(&t);
-  fputs(text, ctx->out);
-  free(text);
-  cli_table_release(&t);
+  cli_table_print(ctx, &t);
   json_decref(out);
   return CLI_OK;
 }
@@ -342,10 +339,7 @@ static void print_rows(struct cli_ctx *ctx, json_t *fg, json_t *rows) {
     cli_table_add(&t, (const char *const *)cells);
     for (int i = 0; i < n; i++) free(cells[i]);
   }
-  char *text = cli_table_render(&t);
-  fputs(text, ctx->out);
-  free(text);
-  cli_table_release(&t);
+  cli_table_print(ctx, &t);
   free(headers);
   free(cells);
 }
@@ -591,10 +585,7 @@ static int validations(struct cli_ctx *ctx, struct cli_args *a) {
     cli_table_add(&t, (const char *const *)cells);
     for (int c = 0; c < 6; c++) free(cells[c]);
   }
-  char *text = cli_table_render(&t);
-  fputs(text, ctx->out);
-  free(text);
-  cli_table_release(&t);
+  cli_table_print(ctx, &t);
 out:
   json_decref(out);
   fgref_free(&g);
@@ -660,10 +651,7 @@ static int expectations_show(struct cli_ctx *ctx, struct cli_args *a) {
     for (int c = 0; c < 4; c++) free(cells[c]);
     json_decref(params);
   }
-  char *text = cli_table_render(&t);
-  fputs(text, ctx->out);
-  free(text);
-  cli_table_release(&t);
+  cli_table_print(ctx, &t);
 out:
   json_decref(out);
   fgref_free(&g);
@@ -804,10 +792,7 @@ static void print_correlations(struct cli_ctx *ctx, json_t *corr) {
     cli_table_add(&t, (const char *const *)cells);
     for (size_t j = 0; j <= n; j++) free(cells[j]);
   }
-  char *text = cli_table_render(&t);
-  fputs(text, ctx->out);
-  free(text);
-  cli_table_release(&t);
+  cli_table_print(ctx, &t);
   free(headers);
   free(cells);
 }

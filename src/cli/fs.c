@@ -94,10 +94,7 @@ static void print_listing(struct cli_ctx *ctx, json_t *resp) {
     free(size);
     free(mod);
   }
-  char *text = cli_table_render(&t);
-  fputs(text, ctx->out);
-  free(text);
-  cli_table_release(&t);
+  cli_table_print(ctx, &t);
 }
 
 static int ls(struct cli_ctx *ctx, struct cli_args *a) {

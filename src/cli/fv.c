@@ -110,10 +110,7 @@ static int show(struct cli_ctx *ctx, struct cli_args *a) {
                              from, json_is_true(json_object_get(f, "label")) ? "yes" : ""};
       cli_table_add(&t, cells);
     }
-    char *s = cli_table_render(&t);
-    fputs(s, ctx->out);
-    free(s);
-    cli_table_release(&t);
+    cli_table_print(ctx, &t);
   }
   json_decref(out);
   return CLI_OK;
@@ -189,11 +186,8 @@ static int vector(struct cli_ctx *ctx, struct cli_args *a) {
       cli_table_add(&t, (const char *const *)cells);
       for (size_t k = 0; k < nf; k++) free(cells[k]);
     }
-    char *s = cli_table_render(&t);
-    fputs(s, ctx->out);
-    free(s);
+    cli_table_print(ctx, &t);
     free(cells);
-    cli_table_release(&t);
     free(heads);
   }
   json_decref(out);

@@ -74,6 +74,13 @@ void cli_table_release(struct cli_table *t) {
   memset(t, 0, sizeof *t);
 }
 
+void cli_table_print(struct cli_ctx *ctx, struct cli_table *t) {
+  char *text = cli_table_render(t);
+  fputs(text, ctx->out);
+  free(text);
+  cli_table_release(t);
+}
+
 const char *cli_human_size(uint64_t n, char *buf, size_t len) {
   static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
   if (n < 1024) {
@@ -139,10 +146,7 @@ void cli_print_items(struct cli_ctx *ctx, json_t *resp, const struct cli_col *co
     cli_table_add(&t, (const char *const *)cells);
     for (int i = 0; i < ncols; i++) free(cells[i]);
   }
-  char *text = cli_table_render(&t);
-  fputs(text, ctx->out);
-  free(text);
-  cli_table_release(&t);
+  cli_table_print(ctx, &t);
   free(cells);
   free(headers);
 }

@@ -54,10 +54,7 @@ static void print_splits(struct cli_ctx *ctx, json_t *td) {
     const char *cells[] = {name, rows, files};
     cli_table_add(&t, cells);
   }
-  char *s = cli_table_render(&t);
-  fputs(s, ctx->out);
-  free(s);
-  cli_table_release(&t);
+  cli_table_print(ctx, &t);
 }
 
 static int create(struct cli_ctx *ctx, struct cli_args *a) {
