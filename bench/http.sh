@@ -23,6 +23,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. bench/lib.sh
 
 duration=${BENCH_DURATION:-8}
 rounds=${BENCH_ROUNDS:-2}
@@ -62,14 +63,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_line() { # FILE PATTERN PID: waits up to 10 s for a line matching PATTERN in FILE while PID lives
-  for _ in $(seq 100); do
-    if grep -m1 -E "$2" "$1" 2>/dev/null; then return 0; fi
-    kill -0 "$3" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 
 build/oast server --home "$tmp/home" --listen 127.0.0.1:0 --threads "$srv_threads" \
   >"$tmp/oast.out" 2>"$tmp/oast.log" &
@@ -103,13 +96,6 @@ api "$oast_url$stat_path" | grep -q '"name": *"f.txt"' || die "the stat answer d
 # One round loads hello, then health, then stat; rounds are interleaved so
 # that a neighbour's burst of work on a shared machine hurts every
 # figure alike, and each figure keeps its best round (the least disturbed).
-to_ms() { # wrk's "1.23ms" / "456.00us" / "1.02s" -> milliseconds
-  awk -v v="$1" 'BEGIN {
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-    printf "%.3f", n }'
-}
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; } # PID -> utime + stime
 hz=$(getconf CLK_TCK)
 declare -A rps p50 p99 cpu_us
 run_wrk() { # NAME PID URL [wrk args]: one measured run; keeps it if it beats the best so far
@@ -151,9 +137,6 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 machine="$ncpu CPUs ($cpu), $kernel"
 wrk_args="-t$wrk_threads -c$conns -d${duration}s --latency"
 declare -A ratio_rps ratio_p99 ratio_cpu
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
-verdict() { awk -v r="$1" -v aim="$2" -v dir="$3" 'BEGIN {
-  ok = (dir == "ge" ? r >= aim : r <= aim); print (ok ? "meets" : "MISSES") }'; }
 
 r_rss=$(ratio "$oast_rss" "$hello_rss")
 
@@ -185,7 +168,6 @@ printf "$row" "oast, idle after start" "$oast_rss" "$oast_hwm" "$r_rss" "$(verdi
 printf "$row" "oast, after the load" "$oast_rss_after" "" "" ""
 echo
 
-jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 common="\"date\":$(jstr "$date"),\"commit\":$(jstr "$commit"),\"machine\":{\"cpus\":$ncpu,\"cpu\":$(jstr "$cpu"),\"kernel\":$(jstr "$kernel"),\"loadavg_before\":$(jstr "$load_before")},\"wrk\":$(jstr "$wrk_args"),\"rounds\":$rounds,\"warmup_s\":$warmup,\"server_threads\":$srv_threads"
 peer="\"peer\":\"libmicrohttpd hello world\",\"peer_rps\":${rps[hello]},\"peer_p50_ms\":${p50[hello]},\"peer_p99_ms\":${p99[hello]},\"peer_cpu_us_per_req\":${cpu_us[hello]}"
 figure_line() { # FIGURE NAME

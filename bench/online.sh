@@ -21,6 +21,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. bench/lib.sh
 keys=${BENCH_KEYS:-100000}
 duration=${BENCH_DURATION:-8}
 rounds=${BENCH_ROUNDS:-2}
@@ -52,14 +53,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_line() { # FILE PATTERN PID
-  for _ in $(seq 100); do
-    if grep -m1 -E "$2" "$1" 2>/dev/null; then return 0; fi
-    kill -0 "$3" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 
 build/oast server --home "$tmp/home" --listen 127.0.0.1:0 --threads "$srv_threads" >"$tmp/oast.out" 2>"$tmp/oast.log" &
 oast_pid=$!
@@ -107,12 +100,7 @@ print("same" if len(o) == 10 and all(abs(a - b) < 1e-9 for a, b in zip(o, r)) el
 [ "$same" = same ] || die "Oast and Redis answer differently for id $probe: $ov / $rv"
 
 # ---- load ----
-to_ms() {
-  awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000; printf "%.3f", n }'
-}
 declare -A rps p50 p99 cpu_us
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; } # PID -> utime + stime
 hz=$(getconf CLK_TCK)
 run_wrk() { # NAME PID URL BATCH|- : one measured run, keeping the best
   local name=$1 pid=$2 url=$3 batch=$4 out t0 t1 n
@@ -160,7 +148,6 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 kernel=$(uname -sr)
 date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 r_hello=$(ratio "${rps[single]}" "${rps[hello]}")
 r_redis1=$(ratio "${rps[single]}" "${rps[redis1]}")
 r_redis100=$(ratio "${rps[batch]}" "${rps[redis100]}")
@@ -186,7 +173,6 @@ printf "$row" "Redis pipelined, 1 entry" "$(printf %.0f "${rps[redis1]}")" "$(pr
 printf "$row" "Redis pipelined, 100 entries" "$(printf %.0f "${rps[redis100]}")" \
   "$(awk -v r="${rps[redis100]}" 'BEGIN { printf "%.0f", r * 100 }')" "${p50[redis100]}" "${p99[redis100]}" - peer
 mkdir -p "$(dirname "$results")"
-jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 common="\"date\":$(jstr "$date"),\"commit\":$(jstr "$commit"),\"machine\":{\"cpus\":$ncpu,\"cpu\":$(jstr "$cpu"),\"kernel\":$(jstr "$kernel"),\"loadavg_before\":$(jstr "$load_before")},\"keys\":$keys,\"wrk\":\"-t$wrk_threads -c$conns -d${duration}s\",\"rounds\":$rounds"
 {
   echo "{\"figure\":\"online.single\",$common,\"rps\":${rps[single]},\"p50_ms\":${p50[single]},\"p99_ms\":${p99[single]},\"cpu_us_per_req\":${cpu_us[single]},\"hello_rps\":${rps[hello]},\"hello_cpu_us_per_req\":${cpu_us[hello]},\"hello_p99_ms\":${p99[hello]},\"ratio_hello\":$r_hello,\"redis_rps\":${rps[redis1]},\"redis_p99_ms\":${p99[redis1]},\"ratio_redis\":$r_redis1}"

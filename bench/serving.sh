@@ -26,6 +26,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. bench/lib.sh
 
 duration=${BENCH_DURATION:-8}
 rounds=${BENCH_ROUNDS:-2}
@@ -66,14 +67,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_line() { # FILE PATTERN PID
-  for _ in $(seq 300); do
-    if grep -m1 -E "$2" "$1" 2>/dev/null; then return 0; fi
-    kill -0 "$3" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 
 # ---- the models, trained here ----
 "$python" - "$tmp" <<'EOF'
@@ -159,13 +152,6 @@ lua "$tmp/auth.lua" "$key"
 lua "$tmp/plain.lua"
 
 # ---- load ----
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-    printf "%.3f", n }'
-}
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 hz=$(getconf CLK_TCK)
 declare -A rps p50 p99 cpu_us
 run_wrk() { # NAME PID URL LUA
@@ -207,8 +193,6 @@ date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 machine="$ncpu CPUs ($cpu), $kernel"
 wrk_args="-t$wrk_threads -c$conns -d${duration}s --latency"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
-verdict() { awk -v r="$1" -v aim="$2" -v dir="$3" 'BEGIN { ok = (dir == "ge" ? r >= aim : r <= aim); print (ok ? "meets" : "MISSES") }'; }
 
 r_ceiling=$(ratio "${rps[xgb]}" "${rps[hello]}")
 r_flask=$(ratio "${rps[xgb]}" "${rps[flask_xgb]}")
@@ -244,7 +228,6 @@ echo
 echo "(cpu_us: the server process's own CPU time per request; for the Python deployments the work is in their"
 echo " worker processes, so it is not shown.)"
 
-jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 common="\"date\":$(jstr "$date"),\"commit\":$(jstr "$commit"),\"machine\":{\"cpus\":$ncpu,\"cpu\":$(jstr "$cpu"),\"kernel\":$(jstr "$kernel"),\"loadavg_before\":$(jstr "$load_before")},\"wrk\":$(jstr "$wrk_args"),\"rounds\":$rounds,\"warmup_s\":$warmup,\"server_threads\":$srv_threads"
 m() { echo "{\"rps\":${rps[$1]},\"p50_ms\":${p50[$1]},\"p99_ms\":${p99[$1]},\"cpu_us_per_req\":${cpu_us[$1]}}"; }
 mkdir -p "$(dirname "$results")"
